@@ -71,7 +71,8 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None
     if isinstance(value, bool) and expected is int:
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if not isinstance(value, expected):
-        raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+        name = getattr(expected, "__name__", str(expected))
+        raise ConfigError(f"{key}: expected {name}, got {value!r}")
 
 
 def _policy(key: str, table: Any) -> CachePolicy:
