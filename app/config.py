@@ -118,7 +118,9 @@ _BOOL_KEYS = (
 _PATH_KEYS = ("repository", "cache_dir")
 # A DNS name: labels of letters, digits and inner hyphens (RFC 1123 §2.1).
 _HOSTNAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
-_REPO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+# Names appear in URL prefixes and in preview host labels (`<slug>--<name>`), so they are
+# DNS-label material without "--", short enough to leave room for a slug.
+_REPO_NAME = re.compile(r"(?=.{1,32}\Z)[a-z0-9]+(-[a-z0-9]+)*")
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
@@ -179,7 +181,9 @@ def _mount(key: str, table: Any) -> RepositoryMount:
     name = table["name"]
     _check_type(f"{key}.name", name, str)
     if not _REPO_NAME.fullmatch(name):
-        raise ConfigError(f"{key}.name: {name!r} must be 1-63 letters, digits, '.', '_', '-'")
+        raise ConfigError(
+            f"{key}.name: {name!r} must be 1-32 lowercase letters, digits and single '-'"
+        )
     _check_type(f"{key}.path", table["path"], str)
     prefix = table.get("prefix")
     host = table.get("host")

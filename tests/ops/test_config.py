@@ -132,6 +132,9 @@ def test_environment_overrides_the_file_values() -> None:
         ({"repositories": [{"name": "a"}]}, "repositories[0].path: required"),
         ({"repositories": [{"name": "a", "path": 1}]}, "repositories[0].path: expected str"),
         ({"repositories": [{"name": "a b", "path": "/a"}]}, "repositories[0].name: 'a b'"),
+        ({"repositories": [{"name": "a--b", "path": "/a"}]}, "repositories[0].name: 'a--b'"),
+        ({"repositories": [{"name": "A", "path": "/a"}]}, "repositories[0].name: 'A' must"),
+        ({"repositories": [{"name": "a" * 33, "path": "/a"}]}, "repositories[0].name: 'aaa"),
         ({"repositories": [{"name": "a", "path": "/a", "x": 1}]}, "repositories[0].x: unknown"),
         (
             {"repositories": [{"name": "a", "path": "/a", "prefix": "a"}]},
