@@ -1,0 +1,1 @@
+"""Refs of the files backend: names, loose files, ``packed-refs`` and the snapshot store."""
