@@ -1,0 +1,356 @@
+"""Several repositories behind one ASGI app: pick the repository by Host or path prefix.
+
+How a request finds its repository, first match wins:
+
+1. ``/-/…`` is the service's own: ``/-/refs`` (the ref → URL map, JSON), ``/-/readyz``,
+   any endpoint given to the router (``/-/metrics``); the rest (``/-/healthz``) goes to
+   the first repository's app.
+2. A Host equal to a repository's ``host`` serves that repository at the root.
+3. A Host ``<label>.<base_domain>`` is a preview: ``<slug>`` (one repository) or
+   ``<slug>--<name>`` (several) serves that ref at the root; ``app.ops.slug`` defines slugs.
+4. The longest ``prefix`` that is a whole-segment prefix of the path.
+
+Rules:
+- The mounted app sees a request as if it were mounted at the root: ``path`` and
+  ``raw_path`` lose the prefix (previews gain ``/<full ref name>`` in front), so the app
+  needs to know nothing about mounts. Absolute-path references the app sends back
+  (``Location``, ``Link``) are mapped to the outside view the same way, in reverse.
+- Anything that touches the disk (readiness) runs in a worker thread; per-request work on
+  the event loop is a dict lookup or, for previews, a cached slug map.
+- With ``redirect_branches``, a GET/HEAD whose URL names a branch answers 302 to the
+  same path under the full commit id (never on preview hosts: a preview *is* the branch).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import anyio
+
+from app.config import RepositoryMount
+from app.ops.lifespan import lifespans
+from app.ops.slug import preview_slugs, short_name
+
+ASGIApp = Callable[..., Any]
+Scope = dict[str, Any]
+
+_CHILD_HEADERS = (b"location", b"link", b"content-location")
+_LINK_TARGET = re.compile(r"<([^>]*)>")
+
+
+class _Target(Protocol):
+    commit: Any
+    kind: str
+    path: str
+    trailing_slash: bool
+
+
+class RepositoryView(Protocol):
+    """The part of ``app.git.Repository`` the router reads."""
+
+    def refs(self) -> Mapping[str, Any]: ...
+    def head(self) -> str | None: ...
+    def resolve(self, url_path: str) -> Any: ...
+    def commit_time(self, commit: Any) -> int: ...
+
+
+@dataclass
+class Site:
+    """One mounted repository: where it lives, the app serving it, the engine handle."""
+
+    mount: RepositoryMount
+    app: ASGIApp
+    repository: RepositoryView
+    state: dict[str, Any] = field(default_factory=dict)
+    _refs: Mapping[str, Any] | None = None
+    _by_label: dict[str, str] = field(default_factory=dict)
+    _labels: dict[str, str] = field(default_factory=dict)
+
+    def preview_labels(self, several: bool) -> dict[str, str]:
+        """Full ref name → preview host label, recomputed only when the refs change."""
+        refs = self.repository.refs()
+        if refs is not self._refs and (self._refs is None or refs.keys() != self._refs.keys()):
+            name = self.mount.name
+            cap = 63 - (len(name) + 2 if several else 0)
+            slugs = preview_slugs(refs, cap)
+            self._labels = {r: f"{s}--{name}" if several else s for r, s in slugs.items()}
+            self._by_label = {label: ref for ref, label in self._labels.items()}
+        self._refs = refs
+        return self._labels
+
+    def ref_for_label(self, label: str, several: bool) -> str | None:
+        """The full ref name whose preview host label is ``label``, if any."""
+        self.preview_labels(several)
+        return self._by_label.get(label)
+
+
+def _host(scope: Scope) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == b"host":
+            return value.decode("latin-1").lower()
+    return ""
+
+
+async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Any, status: int, data: object) -> None:
+    body = json.dumps(data, indent=1).encode() + b"\n"
+    await _respond(send, status, body, [
+        (b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+    ])
+
+
+def _ready(site: Site) -> str | None:
+    """None if the repository answers: refs readable and the tip commit decodes."""
+    try:
+        refs = site.repository.refs()
+        head = site.repository.head()
+        tip = refs.get(head) if head else next(iter(refs.values()), None)
+        if tip is not None:
+            site.repository.commit_time(tip)
+    except Exception as exc:  # readiness reports any failure instead of raising it
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+class Router:
+    """The ASGI app in front of every mounted repository app (see the module rules)."""
+
+    def __init__(
+        self,
+        sites: Sequence[Site],
+        *,
+        base_domain: str | None = None,
+        redirect_branches: bool = False,
+        redirect_max_age: int = 60,
+        endpoints: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
+        if not sites:
+            raise ValueError("at least one repository")
+        self.sites = list(sites)
+        self.base_domain = base_domain
+        self.redirect_branches = redirect_branches
+        self._redirect_cache = f"public, max-age={redirect_max_age}".encode()
+        self.endpoints = dict(endpoints or {})
+        self._several = len(self.sites) > 1
+        self._by_host = {s.mount.host: s for s in self.sites if s.mount.host}
+        self._by_name = {s.mount.name: s for s in self.sites}
+        # Longest first, so "/a/b" is tried before "/a" and "" (the root) comes last.
+        self._prefixed = sorted(
+            (s for s in self.sites if s.mount.prefix is not None),
+            key=lambda s: len(s.mount.prefix or ""), reverse=True,
+        )
+        self._preview_suffix = "." + base_domain if base_domain else None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith("/-/"):
+            await self._service(scope, receive, send)
+            return
+        host = _host(scope).partition(":")[0]
+        site = self._by_host.get(host)
+        if site is not None:
+            await self._forward(site, scope, receive, send, "")
+            return
+        if self._preview_suffix and host.endswith(self._preview_suffix):
+            await self._preview(host[: -len(self._preview_suffix)], scope, receive, send)
+            return
+        for site in self._prefixed:
+            prefix = site.mount.prefix or ""
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                await self._forward(site, scope, receive, send, prefix)
+                return
+        await _respond(send, 404, b"no repository here\n", [(b"content-type", b"text/plain")])
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def _forward(
+        self, site: Site, scope: Scope, receive: Any, send: Any, prefix: str
+    ) -> None:
+        child = scope
+        if prefix or site.state:
+            child = dict(scope)
+            if site.state:
+                child["state"] = dict(site.state)
+            if prefix:
+                child["path"] = scope["path"][len(prefix):] or "/"
+                raw = scope.get("raw_path")
+                raw_prefix = prefix.encode()
+                if raw is not None:
+                    # A client may percent-encode letters of the prefix; rebuild from path then.
+                    rest = raw[len(raw_prefix):] if raw.startswith(raw_prefix) else None
+                    child["raw_path"] = rest or quote(child["path"]).encode()
+        if self.redirect_branches and await self._redirect(site, child, send, prefix):
+            return
+        if prefix:
+            send = _MapReferences(send, lambda p: prefix + p if p.startswith("/") else None)
+        await site.app(child, receive, send)
+
+    async def _preview(self, label: str, scope: Scope, receive: Any, send: Any) -> None:
+        site = self._preview_site(label)
+        ref = site.ref_for_label(label, self._several) if site is not None else None
+        if site is None or ref is None:
+            await _respond(send, 404, b"no such preview\n", [(b"content-type", b"text/plain")])
+            return
+        ref_path = "/" + quote(ref, safe="/")
+        raw = scope.get("raw_path") or quote(scope["path"]).encode()
+        child = dict(scope)
+        child["path"] = "/" + ref + scope["path"]
+        child["raw_path"] = ref_path.encode() + raw
+        if site.state:
+            child["state"] = dict(site.state)
+
+        def outside(p: str) -> str | None:
+            if p == ref_path:
+                return "/"
+            return p[len(ref_path):] if p.startswith(ref_path + "/") else None
+
+        await site.app(child, receive, _MapReferences(send, outside))
+
+    def _preview_site(self, label: str) -> Site | None:
+        if "." in label:
+            return None
+        if not self._several:
+            return self.sites[0]
+        return self._by_name.get(label.partition("--")[2])
+
+    async def _redirect(self, site: Site, scope: Scope, send: Any, prefix: str) -> bool:
+        """Answer 302 to the commit URL if the request names a branch; True if answered."""
+        if scope["method"] not in ("GET", "HEAD"):
+            return False
+        try:
+            target: _Target = site.repository.resolve(scope["path"][1:])
+        except Exception:  # the app answers bad names with its own error pages
+            return False
+        if target.kind != "branch":
+            return False
+        location = f"{prefix}/{target.commit.hex()}"
+        if target.path:
+            location += "/" + quote(target.path)
+        if target.trailing_slash:
+            location += "/"
+        query = scope.get("query_string", b"")
+        if query:
+            location += "?" + query.decode("latin-1")
+        await _respond(send, 302, b"", [
+            (b"location", location.encode()), (b"cache-control", self._redirect_cache),
+        ])
+        return True
+
+    # ------------------------------------------------------------------ /-/ endpoints
+
+    async def _service(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope["path"]
+        endpoint = self.endpoints.get(path)
+        if endpoint is not None:
+            await endpoint(scope, receive, send)
+        elif path == "/-/refs":
+            await _json(send, 200, self.ref_map(scope))
+        elif path == "/-/readyz":
+            failures = {}
+            for site in self.sites:
+                error = await anyio.to_thread.run_sync(_ready, site)
+                if error is not None:
+                    failures[site.mount.name] = error
+            await _json(send, 503 if failures else 200, {"ready": not failures, "errors": failures})
+        else:
+            await self.sites[0].app(scope, receive, send)
+
+    def ref_map(self, scope: Scope) -> dict[str, Any]:
+        """Every repository's refs with the URLs that serve them (``/-/refs``)."""
+        scheme = scope.get("scheme", "http")
+        port = _host(scope).partition(":")[2]
+        authority_port = ":" + port if port else ""
+        repositories = []
+        for site in self.sites:
+            refs = site.repository.refs()
+            mount = site.mount
+            base = (
+                f"{scheme}://{mount.host}{authority_port}" if mount.host else mount.prefix or ""
+            )
+            shorts: dict[str, int] = {}
+            for ref in refs:
+                shorts[short_name(ref)] = shorts.get(short_name(ref), 0) + 1
+            labels = site.preview_labels(self._several) if self.base_domain else {}
+            entries = []
+            for ref, commit in sorted(refs.items()):
+                # A name that is both a branch and a tag is spelled in full to stay unambiguous.
+                name = short_name(ref) if shorts[short_name(ref)] == 1 else ref
+                entry = {
+                    "ref": ref,
+                    "commit": commit.hex(),
+                    "url": f"{base}/{quote(name, safe='/')}/",
+                    "commit_url": f"{base}/{commit.hex()}/",
+                }
+                if ref in labels:
+                    entry["preview"] = f"{scheme}://{labels[ref]}.{self.base_domain}{authority_port}/"
+                entries.append(entry)
+            repositories.append({
+                "name": mount.name, "prefix": mount.prefix, "host": mount.host,
+                "head": site.repository.head(), "refs": entries,
+            })
+        return {"repositories": repositories}
+
+    # ------------------------------------------------------------------ lifespan
+
+    async def _lifespan(self, scope: Scope, receive: Any, send: Any) -> None:
+        if (await receive())["type"] != "lifespan.startup":
+            return
+        try:
+            async with lifespans([s.app for s in self.sites], [s.state for s in self.sites]):
+                await send({"type": "lifespan.startup.complete"})
+                await receive()  # lifespan.shutdown
+        except BaseException as exc:
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+class _MapReferences:
+    """Wraps ``send``: rewrites absolute-path references in redirect and link headers."""
+
+    __slots__ = ("_send", "_map")
+
+    def __init__(self, send: Any, mapping: Callable[[str], str | None]) -> None:
+        self._send = send
+        self._map = mapping
+
+    def _one(self, ref: str) -> str:
+        parts = urlsplit(ref)
+        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+            return ref  # absolute URLs and relative references are left as they are
+        mapped = self._map(parts.path)
+        if mapped is None:
+            return ref
+        return mapped + ref[len(parts.path):]
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if any(key in _CHILD_HEADERS for key, _ in headers):
+                message = dict(message)
+                message["headers"] = [
+                    (key, self._rewrite(key, value)) if key in _CHILD_HEADERS else (key, value)
+                    for key, value in headers
+                ]
+        await self._send(message)
+
+    def _rewrite(self, key: bytes, value: bytes) -> bytes:
+        text = value.decode("latin-1")
+        if key == b"link":
+            text = _LINK_TARGET.sub(lambda m: f"<{self._one(m.group(1))}>", text)
+        else:
+            text = self._one(text)
+        return text.encode("latin-1")
