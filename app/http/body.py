@@ -1,0 +1,153 @@
+"""Response bodies as lists of segments, sent in bounded chunks with back-pressure.
+
+Rules:
+- A body is a sequence of segments whose lengths are known before the first byte is sent
+  (we always send Content-Length, never chunked framing: http-semantics.md §7 item 15).
+  ``emit(send, start, stop)`` sends any slice of it, so full bodies, single ranges and the
+  parts of ``multipart/byteranges`` share one code path.
+- At most ``CHUNK`` bytes go into one ``http.response.body`` message: memory per response is
+  bounded whatever the blob's size. ``await send`` is the back-pressure: uvicorn blocks it
+  while the transport's write buffer is above its high-water mark.
+- Slices of memoryviews (the mmap'd pack, a cache file) are handed to the server without a
+  copy; uvicorn's transports accept any bytes-like object.
+- Inflating for identity runs in a worker thread one step at a time, and only as far as the
+  requested slice needs: an identity Range costs an inflate up to its end, no more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import anyio
+import anyio.to_thread
+
+from app.http.gzipframe import Inflater
+
+CHUNK = 256 * 1024
+
+Send = Callable[[dict[str, object]], Awaitable[None]]
+
+
+class Segment(Protocol):
+    """A run of body bytes of known length that can send any slice of itself."""
+
+    def __len__(self) -> int:
+        """Number of bytes in the segment."""
+        ...
+
+    async def emit(self, send: Send, start: int, stop: int) -> None:
+        """Send bytes ``[start, stop)`` as ``more_body=True`` messages."""
+        ...
+
+
+async def send_chunks(send: Send, data: bytes | memoryview, start: int, stop: int) -> None:
+    """Send ``data[start:stop]`` in ``CHUNK``-sized messages, each with more body to come."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    for pos in range(start, stop, CHUNK):
+        chunk = view[pos : min(pos + CHUNK, stop)]
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+class Static:
+    """Bytes already in memory or mapped (content, a pack slice, a cache file)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    async def emit(self, send: Send, start: int, stop: int) -> None:
+        """Send the slice straight from memory."""
+        await send_chunks(send, self.data, start, stop)
+
+
+class Deferred:
+    """A short run of bytes computed only when first needed (the gzip trailer's CRC-32)."""
+
+    __slots__ = ("_length", "_make")
+
+    def __init__(self, length: int, make: Callable[[], Awaitable[bytes]]) -> None:
+        self._length = length
+        self._make = make
+
+    def __len__(self) -> int:
+        return self._length
+
+    async def emit(self, send: Send, start: int, stop: int) -> None:
+        """Compute the bytes, then send the slice."""
+        data = await self._make()
+        await send({"type": "http.response.body", "body": data[start:stop], "more_body": True})
+
+
+class Inflating:
+    """The content of a zlib stream, inflated while sent (identity of a large blob).
+
+    ``on_complete(crc)`` is awaited after a pass that inflated the whole stream and proved it,
+    so the first identity response also yields the blob's CRC-32.
+    """
+
+    __slots__ = ("_stream", "_size", "_limiter", "_on_complete")
+
+    def __init__(
+        self,
+        stream: memoryview,
+        size: int,
+        limiter: anyio.CapacityLimiter,
+        on_complete: Callable[[int], Awaitable[None]] | None,
+    ) -> None:
+        self._stream = stream
+        self._size = size
+        self._limiter = limiter
+        self._on_complete = on_complete
+
+    def __len__(self) -> int:
+        return self._size
+
+    async def emit(self, send: Send, start: int, stop: int) -> None:
+        """Inflate from the start, discarding up to ``start``, sending up to ``stop``."""
+        inflater = Inflater(self._stream, self._size)
+        pos = 0
+        while pos < stop:
+            chunk = await anyio.to_thread.run_sync(inflater.read, CHUNK, limiter=self._limiter)
+            if not chunk:
+                break
+            end = pos + len(chunk)
+            if end > start:
+                lo = max(start - pos, 0)
+                hi = min(stop, end) - pos
+                body = chunk if lo == 0 and hi == len(chunk) else memoryview(chunk)[lo:hi]
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            pos = end
+        if stop == self._size and self._on_complete is not None:
+            # Reading past the last byte checks the Adler-32 and the stream's extent.
+            await anyio.to_thread.run_sync(inflater.read, CHUNK, limiter=self._limiter)
+            await self._on_complete(inflater.crc)
+
+
+class Body:
+    """A representation's bytes: consecutive segments with a total length."""
+
+    __slots__ = ("segments", "length")
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.segments = segments
+        self.length = sum(len(s) for s in segments)
+
+    async def emit(self, send: Send, start: int, stop: int) -> None:
+        """Send bytes ``[start, stop)`` of the whole body (``more_body=True`` throughout)."""
+        base = 0
+        for segment in self.segments:
+            size = len(segment)
+            lo, hi = max(start - base, 0), min(stop - base, size)
+            if lo < hi:
+                await segment.emit(send, lo, hi)
+            base += size
+            if base >= stop:
+                break
+
+
+END = {"type": "http.response.body", "body": b"", "more_body": False}

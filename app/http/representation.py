@@ -1,0 +1,319 @@
+"""The three representations of a blob — deflate, gzip, identity — and how each is made.
+
+Rules:
+- ``deflate`` is a zlib stream (RFC 9110 §8.4.1.2 defines ``deflate`` as RFC 1950 zlib). For
+  a blob stored whole in a pack it is the pack's own stream, a zero-copy slice of the mmap;
+  it is never inflated and re-compressed. ``gzip`` is the same raw deflate data reframed
+  (``gzipframe``). ``identity`` is the content.
+- A blob without a usable stored stream (a delta, a loose object, FDICT, or a stored stream
+  that failed verification) is resolved once, deflated once in a worker thread and written
+  to the on-disk cache as ``<id>.zz``; from then on it is served exactly like a stored one.
+- The content's CRC-32 (the gzip trailer) costs one inflate per blob, ever: small blobs are
+  inflated inline when first planned; large ones when their first gzip/identity response
+  streams. It is kept in the plan and persisted as ``<id>.crc``. That inflate also proves
+  the stream is exactly the blob (size, Adler-32, extent), so passthrough is never wrong.
+- ETags are strong and distinct per representation (RFC 9110 §8.8.1, §8.8.3.3): identity's
+  is the blob id; a coded one adds a tag that changes whenever the coded bytes could — the
+  pack id and offset for a stored stream (a repack makes a new one), the CRC-32 of the
+  stream we made for a materialised one.
+- Plans live in a loop-owned LRU: a warm request finds its plan with one dict lookup.
+  Only unbounded work (materialising, inflating a large blob) runs in a worker thread,
+  under the app's own ``CapacityLimiter``; concurrent first requests share one job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from app.diskcache import DiskCache
+from app.git import GitError, ObjectId
+from app.http.gzipframe import Inflater, StreamMismatch, gzip_length
+from app.http.lru import LoopLRU
+
+if TYPE_CHECKING:
+    from app.git import Blob, Repository
+
+log = logging.getLogger("packserve.representation")
+T = TypeVar("T")
+
+GZIP = "gzip"
+DEFLATE = "deflate"
+IDENTITY = "identity"
+CODINGS: tuple[str, ...] = (GZIP, DEFLATE, IDENTITY)
+
+# Blobs up to this size are inflated inline on the event loop (tens of microseconds) and
+# their content kept in memory, so their identity responses need no inflate at all.
+SMALL_BLOB = 64 * 1024
+# Identity Range requests on blobs above this size make an inflated copy worth keeping.
+RAW_COPY_MIN = 1 << 20
+RAW_COPY_AFTER = 2
+_STEP = 256 * 1024
+# Trailer of a ``.zz`` cache file: magic, content CRC-32, stream CRC-32, content size.
+_ZZ_TRAILER = struct.Struct("<4sIIQ")
+_ZZ_MAGIC = b"PSZ1"
+_CRC_RECORD = struct.Struct("<IQ")
+
+
+@dataclass(eq=False, slots=True)
+class BlobPlan:
+    """Everything needed to answer for one blob in any coding."""
+
+    oid: ObjectId
+    size: int  # identity length, from the object header
+    stream: memoryview  # the zlib stream served as deflate and reframed as gzip
+    made: bool  # True when we deflated it (not the pack's own stream)
+    tag: str  # coded-ETag discriminator
+    crc: int | None  # CRC-32 of the content; None until one inflate
+    content: bytes | None = None  # the whole content, for small blobs
+    raw: memoryview | None = None  # inflated copy on disk, for large hot blobs
+    identity_ranges: int = 0
+    etags: dict[str, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hexid = self.oid.hex()
+        self.etags = {
+            IDENTITY: f'"{hexid}"'.encode(),
+            DEFLATE: f'"{hexid}.z.{self.tag}"'.encode(),
+            GZIP: f'"{hexid}.gz.{self.tag}"'.encode(),
+        }
+
+    def length(self, coding: str) -> int:
+        """Length in bytes of the body in ``coding``."""
+        if coding == IDENTITY:
+            return self.size
+        if coding == DEFLATE:
+            return len(self.stream)
+        return gzip_length(len(self.stream))
+
+
+def _stored_tag(pack_id: str, offset: int) -> str:
+    return "p" + hashlib.blake2b(f"{pack_id}:{offset}".encode(), digest_size=5).hexdigest()
+
+
+class Representations:
+    """Makes, verifies and remembers ``BlobPlan``s; owned by one app instance."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        disk: DiskCache | None,
+        limiter: anyio.CapacityLimiter,
+        spawn: Callable[[Callable[[], Awaitable[None]]], None],
+        *,
+        memory_bytes: int = 64 << 20,
+    ) -> None:
+        self.repo = repo
+        self.disk = disk
+        self.limiter = limiter
+        self._spawn = spawn
+        self._plans: LoopLRU[ObjectId, BlobPlan] = LoopLRU(memory_bytes)
+        self._jobs: dict[tuple[ObjectId, str], anyio.Event] = {}
+
+    def cached(self, oid: ObjectId) -> BlobPlan | None:
+        """The plan if already made (the warm path: one dict lookup)."""
+        return self._plans.get(oid)
+
+    async def plan(self, oid: ObjectId) -> BlobPlan:
+        """The plan for blob ``oid``, made on first use."""
+        plan = self._plans.get(oid)
+        while plan is None:
+            event = self._jobs.get((oid, "plan"))
+            if event is not None:
+                await event.wait()
+                plan = self._plans.get(oid)
+                continue
+            event = self._jobs[(oid, "plan")] = anyio.Event()
+            try:
+                plan = await self._make(oid)
+                self._remember(plan)
+            finally:
+                del self._jobs[(oid, "plan")]
+                event.set()
+        return plan
+
+    def _remember(self, plan: BlobPlan) -> None:
+        cost = 512 + (len(plan.content) if plan.content is not None else 0)
+        self._plans.put(plan.oid, plan, cost)
+
+    async def _thread(self, fn: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
+
+    async def _make(self, oid: ObjectId) -> BlobPlan:
+        blob = self.repo.blob(oid)
+        stored = blob.stored
+        if stored is not None:
+            plan = BlobPlan(
+                oid, blob.size, stored.data, False, _stored_tag(stored.pack_id, stored.offset), None
+            )
+            if blob.size > SMALL_BLOB:
+                plan.crc = self._read_crc(oid, blob.size)
+                return plan
+            try:
+                inflater = Inflater(stored.data, blob.size)
+                plan.content = inflater.read_all()
+                plan.crc = inflater.crc
+                return plan
+            except StreamMismatch as exc:
+                log.warning("blob %s: stored stream unusable (%s); re-deflating", oid.hex(), exc)
+        return await self._materialise(blob)
+
+    def _read_crc(self, oid: ObjectId, size: int) -> int | None:
+        if self.disk is None:
+            return None
+        record = self.disk.read(oid.hex() + ".crc", _CRC_RECORD.size)
+        if record is None or len(record) != _CRC_RECORD.size:
+            return None
+        crc, recorded_size = _CRC_RECORD.unpack(record)
+        return crc if recorded_size == size else None
+
+    async def _materialise(self, blob: Blob) -> BlobPlan:
+        plan = self._load_made(blob.oid, blob.size)
+        if plan is None:
+            plan = await self._thread(lambda: self._make_stream(blob.oid, blob.size))
+        if plan.size <= SMALL_BLOB and plan.content is None:
+            plan.content = Inflater(plan.stream, plan.size).read_all()
+        return plan
+
+    def _load_made(self, oid: ObjectId, size: int) -> BlobPlan | None:
+        view = self.disk.map(oid.hex() + ".zz") if self.disk is not None else None
+        if view is None or len(view) < _ZZ_TRAILER.size:
+            return None
+        magic, crc, stream_crc, recorded = _ZZ_TRAILER.unpack(view[-_ZZ_TRAILER.size :])
+        if magic != _ZZ_MAGIC or recorded != size:
+            return None
+        return BlobPlan(oid, size, view[: -_ZZ_TRAILER.size], True, f"m{stream_crc:08x}", crc)
+
+    def _make_stream(self, oid: ObjectId, size: int) -> BlobPlan:
+        """Worker thread: resolve the blob, deflate it once, keep it on disk."""
+        state: dict[str, int] = {}
+
+        def deflated() -> Iterator[bytes]:
+            state.update(crc=0, stream_crc=0, size=0)
+            compressor = zlib.compressobj(6)
+            for chunk in self.repo.iter_blob(oid, _STEP):
+                state["crc"] = zlib.crc32(chunk, state["crc"])
+                state["size"] += len(chunk)
+                if out := compressor.compress(chunk):
+                    state["stream_crc"] = zlib.crc32(out, state["stream_crc"])
+                    yield out
+            out = compressor.flush()
+            state["stream_crc"] = zlib.crc32(out, state["stream_crc"])
+            yield out
+            yield _ZZ_TRAILER.pack(_ZZ_MAGIC, state["crc"], state["stream_crc"], state["size"])
+
+        if self.disk is not None:
+            try:
+                self.disk.put(oid.hex() + ".zz", deflated())
+            except OSError as exc:
+                log.warning("disk cache unwritable (%s); keeping blob %s in memory", exc, oid)
+            else:
+                plan = self._load_made(oid, size)
+                if plan is not None:
+                    return plan
+        data = b"".join(deflated())[: -_ZZ_TRAILER.size]
+        tag = f"m{state['stream_crc']:08x}"
+        return BlobPlan(oid, size, memoryview(data), True, tag, state["crc"])
+
+    async def ensure_crc(self, plan: BlobPlan) -> int:
+        """The content CRC-32, inflating the stream once (in a thread) if not yet known.
+
+        Raises ``StreamMismatch`` when the stream is not exactly the blob; the plan is then
+        forgotten, so the next request re-plans (and re-deflates) it.
+        """
+        key = (plan.oid, "crc")
+        while plan.crc is None:
+            event = self._jobs.get(key)
+            if event is not None:
+                await event.wait()
+                if plan.crc is None and self._plans.get(plan.oid) is not plan:
+                    raise StreamMismatch(f"blob {plan.oid.hex()}: stream failed verification")
+                continue
+            event = self._jobs[key] = anyio.Event()
+            try:
+                crc = await self._thread(lambda: self._verify(plan))
+            except StreamMismatch:
+                self.discard(plan)
+                raise
+            finally:
+                del self._jobs[key]
+                event.set()
+            await self.record_crc(plan, crc)
+        return plan.crc
+
+    def prepare_crc(self, plan: BlobPlan) -> None:
+        """Start computing the CRC-32 in the background, while a gzip body streams.
+
+        The response awaits the same job (``ensure_crc``) only when it reaches the trailer,
+        so the inflate runs in parallel with sending the deflate data.
+        """
+
+        async def job() -> None:
+            try:
+                await self.ensure_crc(plan)
+            except (StreamMismatch, GitError):
+                pass  # logged by discard(); the waiting response fails on its own
+
+        self._spawn(job)
+
+    @staticmethod
+    def _verify(plan: BlobPlan) -> int:
+        inflater = Inflater(plan.stream, plan.size)
+        while inflater.read(1 << 20):
+            pass
+        return inflater.crc
+
+    async def record_crc(self, plan: BlobPlan, crc: int) -> None:
+        """Keep a CRC-32 proven by a complete inflate, in the plan and on disk."""
+        if plan.crc is not None:
+            return
+        plan.crc = crc
+        disk = self.disk
+        if disk is not None and not plan.made:
+            record = _CRC_RECORD.pack(crc, plan.size)
+            try:
+                await self._thread(lambda: disk.put(plan.oid.hex() + ".crc", [record]))
+            except OSError as exc:
+                log.warning("disk cache unwritable: %s", exc)
+
+    def discard(self, plan: BlobPlan) -> None:
+        """Forget a plan whose stream proved bad (logged: the pack may be corrupt)."""
+        log.error("blob %s: stream failed verification; will re-deflate", plan.oid.hex())
+        if self._plans.get(plan.oid) is plan:
+            self._plans.pop(plan.oid)
+
+    def note_identity_range(self, plan: BlobPlan) -> None:
+        """Count identity Range requests; make an inflated disk copy once a large blob is hot.
+
+        Until the copy exists a Range costs an inflate up to its end; afterwards, a slice.
+        """
+        if plan.raw is not None or plan.size < RAW_COPY_MIN or self.disk is None:
+            return
+        plan.identity_ranges += 1
+        if plan.identity_ranges == 1:
+            plan.raw = self.disk.map(plan.oid.hex() + ".raw")
+        elif plan.identity_ranges == RAW_COPY_AFTER:
+            self._spawn(lambda: self._make_raw(plan))
+
+    async def _make_raw(self, plan: BlobPlan) -> None:
+        disk = self.disk
+        if disk is None:
+            return
+
+        def write() -> memoryview | None:
+            inflater = Inflater(plan.stream, plan.size)
+            disk.put(plan.oid.hex() + ".raw", iter(lambda: inflater.read(_STEP), b""))
+            return disk.map(plan.oid.hex() + ".raw")
+
+        try:
+            plan.raw = await self._thread(write)
+        except (OSError, StreamMismatch) as exc:
+            log.warning("blob %s: no inflated copy (%s)", plan.oid.hex(), exc)
