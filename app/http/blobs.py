@@ -1,0 +1,463 @@
+"""``GET|HEAD /<ref>/<path>``: the lean raw-ASGI handler that serves files of a commit.
+
+Rules:
+- This is the hot path (DESIGN.md §5): no Starlette Request/Response objects, no middleware,
+  no worker-thread hop for a warm request. A warm request is: decode the path (memoized),
+  resolve the ref and look up the entry (the engine's caches), find the blob's plan (one
+  dict lookup), find the precomputed header block (one dict lookup), evaluate the
+  preconditions and Range, send.
+- Engine calls that are cheap or cached run on the event loop; unbounded work (making a
+  plan for a delta-stored blob, inflating a large blob, listings) runs in worker threads
+  under the app's ``CapacityLimiter`` (``representation``, ``body``).
+- The order of evaluation is RFC 9110 §13.2.2: If-Match / If-Unmodified-Since (412), then
+  If-None-Match / If-Modified-Since (304), then If-Range, then Range (§14.2; GET only).
+- Every answer for a file carries Content-Length (never chunked), ``Vary: Accept-Encoding``,
+  ``Accept-Ranges: bytes``, the commit that answered (``X-Git-Commit``) and a canonical link
+  to the same file under the full commit id (``Link: <…>; rel="canonical"``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import anyio.to_thread
+
+from app.config import Settings
+from app.git import GitError, NotFound, PathNotFound
+from app.http import body as bodies
+from app.http import cachecontrol, listing, mediatypes, multipart
+from app.http.conditional import evaluate, http_date, if_range_allows, precondition_failed
+from app.http.errors import COMMON, Header, Send, log, send_error, status_for
+from app.http.gzipframe import HEADER as GZIP_HEADER
+from app.http.gzipframe import deflate_body, trailer
+from app.http.lru import LoopLRU
+from app.http.negotiation import acceptable_codings
+from app.http.ranges import UNSATISFIABLE, byte_ranges, content_range, unsatisfied_range
+from app.http.representation import (
+    CODINGS,
+    DEFLATE,
+    GZIP,
+    IDENTITY,
+    BlobPlan,
+    Representations,
+)
+from app.http.urlpath import PathError, parse_path
+
+if TYPE_CHECKING:
+    from app.git import Entry, Repository, Target
+
+Scope = dict[str, Any]
+
+_WANTED = frozenset(
+    (b"accept-encoding", b"if-none-match", b"if-modified-since", b"if-match",
+     b"if-unmodified-since", b"range", b"if-range", b"accept")
+)
+_ALLOW = ((b"allow", b"GET, HEAD"),)
+# CORS-safelisted response headers exclude these; scripts of other origins may want them.
+_EXPOSED = b"ETag, Content-Range, Content-Encoding, X-Git-Commit, Link"
+
+
+def _text(value: bytes | None) -> str | None:
+    # Header values are octets; latin-1 maps each to one code point, so nothing raises.
+    return None if value is None else value.decode("latin-1")
+
+
+class BlobHandler:
+    """The ASGI callable for every path that is not ``/`` or under ``/-/``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        repo: Repository,
+        reps: Representations,
+        *,
+        codings: tuple[str, ...] = CODINGS,
+    ) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.reps = reps
+        self.codings = codings
+        self._paths: LoopLRU[bytes, str] = LoopLRU(4096)
+        self._starts: LoopLRU[tuple[object, ...], list[Header]] = LoopLRU(8192)
+        extra: list[Header] = []
+        if settings.cors_origin:
+            extra.append((b"access-control-allow-origin", settings.cors_origin.encode()))
+            extra.append((b"access-control-expose-headers", _EXPOSED))
+        self._extra: tuple[Header, ...] = tuple(extra)
+        security = mediatypes.security_headers(settings.raw_mode)
+        # Fields identical on every file answer of this app, computed once.
+        self._per_file: tuple[Header, ...] = (
+            (b"vary", b"Accept-Encoding"),
+            (b"accept-ranges", b"bytes"),
+            *((name.encode(), value.encode()) for name, value in security),
+        )
+        self._media_type = (
+            mediatypes.raw_content_type if settings.raw_mode else mediatypes.content_type
+        )
+
+    # ------------------------------------------------------------------ entry point
+    async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
+        method = scope["method"]
+        head = method == "HEAD"
+        if method != "GET" and not head:
+            await send_error(send, 405, "only GET and HEAD", (*_ALLOW, *self._extra))
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, object]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._serve(scope, tracking_send, head)
+        except GitError as exc:
+            if started:
+                raise
+            status = status_for(exc)
+            # A 5xx message may name files on the server: log it, don't publish it.
+            detail = str(exc) if status < 500 else "the repository data could not be read"
+            await send_error(send, status, detail, self._extra, head=head)
+        except PathError as exc:
+            await send_error(send, exc.status, str(exc), self._extra, head=head)
+        except Exception:
+            # Once the status line is out, the only honest signal left is to abort the
+            # connection (uvicorn does, seeing the exception): a short body with a full
+            # Content-Length would be taken for the file.
+            if started:
+                raise
+            log.exception("unexpected error serving %r", scope.get("path"))
+            await send_error(send, 500, "internal error", self._extra, head=head)
+
+    def _url_path(self, scope: Scope) -> str:
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        decoded = self._paths.get(raw)
+        if decoded is None:
+            decoded = parse_path(raw, self.settings.max_path_length).path
+            self._paths.put(raw, decoded)
+        return decoded
+
+    async def _serve(self, scope: Scope, send: Send, head: bool) -> None:
+        url_path = self._url_path(scope)
+        repo = self.repo
+        try:
+            target = repo.resolve(url_path)
+        except NotFound as exc:
+            await self._not_found(send, exc, None, head)
+            return
+        try:
+            try:
+                entry = repo.lookup(target.commit, target.path)
+            except PathNotFound:
+                if await self._fallback(scope, send, head, target):
+                    return
+                raise
+            if entry.kind == "tree":
+                await self._directory(scope, send, head, target, entry)
+            elif target.trailing_slash:
+                raise PathNotFound(f"{target.path!r} is a file, not a directory")
+            else:
+                await self._file(scope, send, head, target, entry, target.path, 200)
+        except NotFound as exc:
+            await self._not_found(send, exc, target, head)
+
+    async def _not_found(
+        self, send: Send, exc: NotFound, target: Target | None, head: bool
+    ) -> None:
+        kind = target.kind if target is not None else None
+        extra = self._extra if target is None else (*self._commit_headers(target, target.path),
+                                                    *self._extra)
+        await send_error(send, 404, str(exc), extra, head=head,
+                         cache_control=cachecontrol.for_not_found(kind, self.settings))
+
+    # ------------------------------------------------------------------ directories
+    async def _directory(
+        self, scope: Scope, send: Send, head: bool, target: Target, entry: Entry
+    ) -> None:
+        if not target.trailing_slash:
+            # /<ref> -> /<ref>/ and /<ref>/<dir> -> /<ref>/<dir>/, keeping the query.
+            raw = scope.get("raw_path") or scope["path"].encode()
+            location = raw + b"/"
+            if scope.get("query_string"):
+                location += b"?" + scope["query_string"]
+            await self._redirect(send, location, target, head)
+            return
+        index_path = posixpath.join(target.path, "index.html")
+        try:
+            index = self.repo.lookup(target.commit, index_path)
+        except PathNotFound:
+            index = None
+        if index is not None and index.kind == "blob":
+            await self._file(scope, send, head, target, index, index_path, 200)
+            return
+        if not self.settings.listings:
+            raise PathNotFound(f"no index.html in {target.path or '/'!r}")
+        headers = self._request_headers(scope)
+        query = scope.get("query_string", b"")
+        want_json = listing.wants_json(_text(headers.get(b"accept")), query)
+        entries = await anyio.to_thread.run_sync(
+            listing.describe, self.repo, entry.oid, limiter=self.reps.limiter
+        )
+        if want_json:
+            data, media = listing.render_json(target, entries), b"application/json"
+        else:
+            data, media = listing.render_html(target, entries), b"text/html; charset=utf-8"
+        etag = f'"{entry.oid.hex()}.{"json" if want_json else "html"}"'.encode()
+        common = [
+            (b"etag", etag),
+            (b"cache-control", cachecontrol.for_listing(target.kind, self.settings).encode()),
+            (b"vary", b"Accept-Encoding, Accept"),
+            (b"x-content-type-options", b"nosniff"),
+            *self._commit_headers(target, target.path + "/" if target.path else ""),
+            *self._extra,
+        ]
+        if evaluate("GET", _text(headers.get(b"if-none-match")), None, (etag.decode(),), None):
+            await send({"type": "http.response.start", "status": 304, "headers": common})
+            await send(bodies.END)
+            return
+        start = [(b"content-type", media), (b"content-length", str(len(data)).encode()), *common]
+        await send({"type": "http.response.start", "status": 200, "headers": start})
+        await send({"type": "http.response.body", "body": b"" if head else data})
+
+    async def _fallback(self, scope: Scope, send: Send, head: bool, target: Target) -> bool:
+        """Single-page-app fallback (``/index.html``, 200) or the tree's ``404.html`` (404)."""
+        for enabled, name, status in (
+            (self.settings.spa_fallback, "index.html", 200),
+            (self.settings.not_found_page, "404.html", 404),
+        ):
+            if not enabled:
+                continue
+            try:
+                page = self.repo.lookup(target.commit, name)
+            except GitError:
+                continue
+            if page.kind == "blob":
+                await self._file(scope, send, head, target, page, name, status)
+                return True
+        return False
+
+    async def _redirect(self, send: Send, location: bytes, target: Target, head: bool) -> None:
+        body = b"Moved to " + location + b"\n"
+        headers = [
+            (b"location", location),
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", cachecontrol.for_ref(target.kind, self.settings).encode()),
+            *COMMON,
+            *self._commit_headers(target, target.path + "/"),
+            *self._extra,
+        ]
+        await send({"type": "http.response.start", "status": 301, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    # ------------------------------------------------------------------ files
+    @staticmethod
+    def _request_headers(scope: Scope) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _WANTED:
+                # Repeated fields combine into one comma-separated list (RFC 9110 §5.3).
+                found[name] = found[name] + b", " + value if name in found else value
+        return found
+
+    def _commit_headers(self, target: Target, path: str) -> list[Header]:
+        canonical = "/" + target.commit.hex() + "/" + quote(path, safe="/!$&'()*+,;=:@-._~")
+        return [
+            (b"x-git-commit", target.commit.hex().encode()),
+            (b"link", f'<{canonical}>; rel="canonical"'.encode()),
+        ]
+
+    def _start_headers(
+        self, target: Target, path: str, plan: BlobPlan, coding: str
+    ) -> list[Header]:
+        """The header block of a 200 for this (commit, path, ref kind, blob, coding)."""
+        key = (plan.etags[coding], target.commit, target.kind, path)
+        block = self._starts.get(key)
+        if block is not None:
+            return block
+        block = [
+            (b"content-type", self._media_type(path).encode()),
+            (b"content-length", str(plan.length(coding)).encode()),
+            (b"etag", plan.etags[coding]),
+            (b"last-modified", http_date(self.repo.commit_time(target.commit)).encode()),
+            (b"cache-control", cachecontrol.for_ref(target.kind, self.settings).encode()),
+            *self._per_file,
+            *self._commit_headers(target, path),
+            *self._extra,
+        ]
+        if coding != IDENTITY:
+            block.insert(1, (b"content-encoding", coding.encode()))
+        self._starts.put(key, block)
+        return block
+
+    def _body(self, plan: BlobPlan, coding: str) -> bodies.Body:
+        if coding == DEFLATE:
+            return bodies.Body([bodies.Static(plan.stream)])
+        if coding == GZIP:
+            crc = plan.crc
+            tail: bodies.Segment
+            if crc is not None:
+                tail = bodies.Static(trailer(crc, plan.size))
+            else:
+                reps = self.reps
+
+                async def make_trailer() -> bytes:
+                    return trailer(await reps.ensure_crc(plan), plan.size)
+
+                tail = bodies.Deferred(8, make_trailer)
+            return bodies.Body(
+                [bodies.Static(GZIP_HEADER), bodies.Static(deflate_body(plan.stream)), tail]
+            )
+        if plan.content is not None:
+            return bodies.Body([bodies.Static(plan.content)])
+        if plan.raw is not None:
+            return bodies.Body([bodies.Static(plan.raw)])
+        reps = self.reps
+
+        async def completed(crc: int) -> None:
+            await reps.record_crc(plan, crc)
+
+        on_complete = completed if plan.crc is None else None
+        return bodies.Body(
+            [bodies.Inflating(plan.stream, plan.size, reps.limiter, on_complete)]
+        )
+
+    async def _file(
+        self,
+        scope: Scope,
+        send: Send,
+        head: bool,
+        target: Target,
+        entry: Entry,
+        path: str,
+        status: int,
+    ) -> None:
+        plan = self.reps.cached(entry.oid) or await self.reps.plan(entry.oid)
+        headers = self._request_headers(scope)
+        codings = acceptable_codings(_text(headers.get(b"accept-encoding")), self.codings)
+        if not codings:
+            await send_error(send, 406, "no acceptable content-coding (try identity)",
+                             self._extra, head=head)
+            return
+        coding = codings[0]
+        block = self._start_headers(target, path, plan, coding)
+        if status == 200 and headers:
+            if await self._conditional(send, headers, head, target, plan, codings, block):
+                return
+            if not head and b"range" in headers:
+                if await self._range(send, headers, plan, coding, block):
+                    return
+        await send({"type": "http.response.start", "status": status, "headers": block})
+        if head:
+            await send(bodies.END)
+            return
+        if plan.content is not None and coding == IDENTITY:
+            await send({"type": "http.response.body", "body": plan.content})
+            return
+        if coding == GZIP and plan.crc is None:
+            self.reps.prepare_crc(plan)
+        body = self._body(plan, coding)
+        await body.emit(send, 0, body.length)
+        await send(bodies.END)
+
+    async def _conditional(
+        self,
+        send: Send,
+        headers: dict[bytes, bytes],
+        head: bool,
+        target: Target,
+        plan: BlobPlan,
+        codings: tuple[str, ...],
+        block: list[Header],
+    ) -> bool:
+        """Preconditions (RFC 9110 §13.2.2 steps 1–4); True when a 304/412 was sent."""
+        last_modified = self.repo.commit_time(target.commit)
+        if_match = headers.get(b"if-match")
+        if_unmodified = headers.get(b"if-unmodified-since")
+        if (if_match is not None or if_unmodified is not None) and precondition_failed(
+            _text(if_match), _text(if_unmodified), plan.etags[codings[0]].decode(), last_modified
+        ):
+            await send_error(send, 412, "precondition failed", self._extra, head=head)
+            return True
+        inm = headers.get(b"if-none-match")
+        ims = headers.get(b"if-modified-since")
+        if inm is None and ims is None:
+            return False
+        etags = tuple(plan.etags[c].decode() for c in codings)
+        matched = evaluate("GET", _text(inm), _text(ims), etags, last_modified)
+        if matched is None:
+            return False
+        # A 304 carries the validators and caching fields of the 200 it stands for (RFC 9110
+        # §15.4.5), naming the variant the client holds (RFC 9111 §4.3.4) — but no
+        # representation metadata about a body it does not send.
+        not_modified = [
+            (name, matched.encode() if name == b"etag" else value)
+            for name, value in block
+            if name not in (b"content-length", b"content-type", b"content-encoding")
+        ]
+        await send({"type": "http.response.start", "status": 304, "headers": not_modified})
+        await send(bodies.END)
+        return True
+
+    async def _range(
+        self,
+        send: Send,
+        headers: dict[bytes, bytes],
+        plan: BlobPlan,
+        coding: str,
+        block: list[Header],
+    ) -> bool:
+        """Range on GET (RFC 9110 §14.2); True when a 206 or 416 was sent."""
+        if not if_range_allows(_text(headers.get(b"if-range")), plan.etags[coding].decode()):
+            return False
+        length = plan.length(coding)
+        ranges = byte_ranges(_text(headers[b"range"]), length, self.settings.max_ranges)
+        if ranges is None:
+            return False
+        base = [(n, v) for n, v in block if n != b"content-length"]
+        if ranges is UNSATISFIABLE:
+            body = b"416 Range Not Satisfiable\n"
+            fields = [
+                (b"content-range", unsatisfied_range(length).encode()),
+                (b"content-length", str(len(body)).encode()),
+                *((n, v) for n, v in base if n not in (b"content-type", b"content-encoding")),
+                (b"content-type", b"text/plain; charset=utf-8"),
+            ]
+            await send({"type": "http.response.start", "status": 416, "headers": fields})
+            await send({"type": "http.response.body", "body": body})
+            return True
+        if coding == IDENTITY and plan.content is None:
+            self.reps.note_identity_range(plan)
+        if coding == GZIP and plan.crc is None and ranges[-1][1] == length:
+            self.reps.prepare_crc(plan)
+        representation = self._body(plan, coding)
+        if len(ranges) == 1:
+            start, stop = ranges[0]
+            fields = [
+                (b"content-range", content_range(start, stop, length).encode()),
+                (b"content-length", str(stop - start).encode()),
+                *base,
+            ]
+            await send({"type": "http.response.start", "status": 206, "headers": fields})
+            await representation.emit(send, start, stop)
+            await send(bodies.END)
+            return True
+        media = next(v for n, v in block if n == b"content-type").decode("latin-1")
+        parts = multipart.plan_byteranges(ranges, length, media)
+        # The parts are slices of the coded bytes (RFC 9110 §14.1.2), but the multipart body
+        # itself is not gzip: a top-level Content-Encoding would make clients try to decode
+        # the whole message. The coded variant stays identified by its ETag.
+        fields = [
+            (b"content-type", parts.content_type.encode()),
+            (b"content-length", str(parts.content_length).encode()),
+            *((n, v) for n, v in base if n not in (b"content-type", b"content-encoding")),
+        ]
+        await send({"type": "http.response.start", "status": 206, "headers": fields})
+        for header, start, stop in parts.parts:
+            await send({"type": "http.response.body", "body": header, "more_body": True})
+            await representation.emit(send, start, stop)
+        await send({"type": "http.response.body", "body": parts.closing})
+        return True
+
