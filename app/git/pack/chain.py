@@ -1,0 +1,163 @@
+"""Delta chain resolution across packs and loose objects: iterative, bounded, cycle-safe.
+
+Model: git:packfile.c ``unpack_entry`` — walk down the chain with an explicit stack until a
+whole object (or a cached base) is found, inflate it, then apply the deltas upwards, caching
+each intermediate base keyed by (pack checksum, offset) as ``add_delta_base_cache`` does.
+
+Rules:
+1. No recursion: the walk is a loop, capped at ``max_depth`` links (git writes at most
+   ``pack.depth`` = 4095, git:Documentation/config/pack.txt; other writers may go deeper).
+2. Every visited (pack, offset) goes into a set: a REF_DELTA pair that names each other, or
+   an OFS distance that points back into the chain, is a ``DeltaError``, never a loop
+   (dulwich#1326, #2299; git:t/t5309-pack-delta-cycles.sh).
+3. A REF_DELTA base is looked up in the same pack first (it may sit *later* in the pack
+   after ``index-pack --fix-thin``), then wherever the ``BaseLookup`` finds it (another
+   pack, a loose object, an alternate).
+4. Sizes are capped before inflating or applying (``max_size``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.git.delta import apply_delta, delta_header
+from app.git.errors import DeltaError
+from app.git.lru import Cache, NullCache
+from app.git.objtype import OBJECT_TYPES, OFS_DELTA
+from app.git.pack.entry import PackEntry
+from app.git.pack.file import PackFile
+
+DEFAULT_MAX_DEPTH = 10000
+# Two size varints of at most 10 bytes each.
+_DELTA_HEADER_MAX = 20
+
+CacheKey = tuple[bytes, int]
+Resolved = tuple[int, bytes]
+
+
+class BaseLookup(Protocol):
+    """Finds a REF_DELTA base outside the pack that refers to it."""
+
+    def locate_packed(self, oid: bytes) -> tuple[PackFile, int] | None:
+        """A (pack, offset) holding ``oid``, or ``None``."""
+        ...
+
+    def read_unpacked(self, oid: bytes) -> Resolved | None:
+        """``(type, content)`` of ``oid`` stored outside packs (loose), or ``None``."""
+        ...
+
+    def header_unpacked(self, oid: bytes) -> tuple[int, int] | None:
+        """``(type, size)`` of ``oid`` stored outside packs, or ``None``."""
+        ...
+
+
+class _Link:
+    __slots__ = ("pack", "entry")
+
+    def __init__(self, pack: PackFile, entry: PackEntry) -> None:
+        self.pack = pack
+        self.entry = entry
+
+
+def _base_of(pack: PackFile, entry: PackEntry, lookup: BaseLookup) -> tuple[PackFile, int] | None:
+    """Where ``entry``'s base lives in a pack; ``None`` if it is only available unpacked."""
+    if entry.type == OFS_DELTA and entry.base_offset is not None:
+        return pack, entry.base_offset
+    oid = entry.base_oid or b""
+    same = pack.find(oid)
+    if same >= 0:
+        return pack, same
+    return lookup.locate_packed(oid)
+
+
+def resolve(
+    pack: PackFile,
+    offset: int,
+    lookup: BaseLookup,
+    *,
+    cache: Cache[CacheKey, Resolved] | None = None,
+    max_size: int,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> Resolved:
+    """``(type, content)`` of the entry at ``offset`` of ``pack``, deltas applied."""
+    base_cache: Cache[CacheKey, Resolved] = cache if cache is not None else NullCache()
+    chain: list[_Link] = []
+    seen: set[CacheKey] = set()
+    cur_pack, cur_offset = pack, offset
+    while True:
+        key = (cur_pack.checksum, cur_offset)
+        if key in seen:
+            raise DeltaError(f"{cur_pack.name}@{cur_offset}: delta chain loops back on itself")
+        seen.add(key)
+        if chain:
+            hit = base_cache.get(key)
+            if hit is not None:
+                kind, data = hit
+                break
+        entry = cur_pack.entry(cur_offset)
+        if entry.type in OBJECT_TYPES:
+            kind, data = entry.type, cur_pack.inflate(entry, max_size)
+            if chain:
+                base_cache.put(key, (kind, data), len(data))
+            break
+        chain.append(_Link(cur_pack, entry))
+        if len(chain) > max_depth:
+            raise DeltaError(f"{pack.name}@{offset}: delta chain deeper than {max_depth}")
+        located = _base_of(cur_pack, entry, lookup)
+        if located is None:
+            oid = entry.base_oid or b""
+            loose = lookup.read_unpacked(oid)
+            if loose is None:
+                raise DeltaError(f"{cur_pack.name}@{cur_offset}: delta base {oid.hex()} is missing")
+            kind, data = loose
+            break
+        cur_pack, cur_offset = located
+    # Apply the deltas from the base upwards; cache every intermediate result, which is the
+    # base of the next link (and of its siblings in other chains).
+    for depth in range(len(chain) - 1, -1, -1):
+        link = chain[depth]
+        delta = link.pack.inflate(link.entry, max_size)
+        data = apply_delta(data, delta, max_size)
+        if depth:
+            base_cache.put((link.pack.checksum, link.entry.offset), (kind, data), len(data))
+    return kind, data
+
+
+def delta_result_size(pack: PackFile, entry: PackEntry) -> int:
+    """The result size a delta entry declares, inflating only its first bytes."""
+    head = pack.inflate_head(entry, _DELTA_HEADER_MAX)
+    return delta_header(head)[1]
+
+
+def header(
+    pack: PackFile,
+    offset: int,
+    lookup: BaseLookup,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> tuple[int, int]:
+    """``(type, size)`` of the entry at ``offset``: for a delta, the type of its chain's base
+    and the result size from the delta's own header; only entry headers are walked."""
+    entry = pack.entry(offset)
+    if entry.type in OBJECT_TYPES:
+        return entry.type, entry.size
+    size = delta_result_size(pack, entry)
+    seen: set[CacheKey] = {(pack.checksum, offset)}
+    cur_pack, cur = pack, entry
+    for _ in range(max_depth):
+        located = _base_of(cur_pack, cur, lookup)
+        if located is None:
+            oid = cur.base_oid or b""
+            found = lookup.header_unpacked(oid)
+            if found is None:
+                raise DeltaError(f"{cur_pack.name}@{cur.offset}: delta base {oid.hex()} is missing")
+            return found[0], size
+        cur_pack, base_offset = located
+        key = (cur_pack.checksum, base_offset)
+        if key in seen:
+            raise DeltaError(f"{cur_pack.name}@{base_offset}: delta chain loops back on itself")
+        seen.add(key)
+        cur = cur_pack.entry(base_offset)
+        if cur.type in OBJECT_TYPES:
+            return cur.type, size
+    raise DeltaError(f"{pack.name}@{offset}: delta chain deeper than {max_depth}")

@@ -1,0 +1,180 @@
+"""``PackFile``: one ``.pack`` with its ``.idx`` (and ``.rev`` when present), memory-mapped.
+
+Rules:
+1. Opening maps the files and checks only headers and sizes (git:packfile.c
+   ``open_packed_git_1``): ``PACK`` signature, version 2 or 3 (git accepts both and writes
+   2), object count equal to the idx count, and the pack trailer equal to the checksum the
+   idx records. Cost does not depend on the number of objects.
+2. The pack is never closed explicitly: the mapping lives as long as anything (a
+   ``StoredStream``, a running inflate) references it, so a pack deleted by ``git gc`` can
+   still finish a response (Linux keeps unlinked mappings valid).
+3. Pack order (for entry extents) comes from the ``.rev`` if it loads, else it is built once
+   in memory under a lock and then shared.
+4. Entry data is inflated with bounded output (``inflate.py``); sizes are capped by the
+   caller's ``max_size`` before inflating.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.git.errors import CorruptIndex, CorruptPack
+from app.git.pack.entry import PACK_HEADER_SIZE, PackEntry, parse_entry
+from app.git.pack.index import Buffer, PackIndex, map_file
+from app.git.pack.inflate import (
+    buffer_slices,
+    first_slice_for,
+    inflate_exact,
+    inflate_prefix,
+    iter_inflate,
+)
+from app.git.pack.revindex import PackOrder, RevIndex, SortedOffsets
+
+_HEADER = struct.Struct(">4sII")
+SUPPORTED_VERSIONS = (2, 3)
+
+
+class PackFile:
+    """A mapped pack plus its index; entries are decoded on demand."""
+
+    def __init__(
+        self,
+        pack: Buffer,
+        index: PackIndex,
+        *,
+        rev: Buffer | None = None,
+        name: str = "<pack>",
+        path: Path | None = None,
+    ) -> None:
+        hash_len = index.hash_len
+        if len(pack) < PACK_HEADER_SIZE + hash_len:
+            raise CorruptPack(f"{name}: pack file is too small ({len(pack)} bytes)")
+        magic, version, count = _HEADER.unpack(pack[:PACK_HEADER_SIZE])
+        if magic != b"PACK":
+            raise CorruptPack(f"{name}: not a pack file (bad signature)")
+        if version not in SUPPORTED_VERSIONS:
+            raise CorruptPack(f"{name}: pack version {version} is not supported")
+        if count != index.count:
+            raise CorruptIndex(
+                f"{name}: pack claims {count} objects while its index lists {index.count}"
+            )
+        self.data_end = len(pack) - hash_len
+        self.checksum = bytes(pack[self.data_end :])
+        if self.checksum != index.pack_checksum:
+            raise CorruptIndex(f"{name}: pack does not match its index")
+        self.buf = pack
+        self.index = index
+        self.hash_len = hash_len
+        self.name = name
+        self.path = path
+        self.pack_id = self.checksum.hex()
+        self.version = version
+        self._rev = rev
+        self._order: PackOrder | None = None
+        self._order_lock = threading.Lock()
+
+    @classmethod
+    def from_bytes(
+        cls,
+        pack: Buffer,
+        idx: Buffer,
+        hash_len: int,
+        *,
+        rev: Buffer | None = None,
+        name: str = "<pack>",
+    ) -> PackFile:
+        """Build from in-memory ``.pack``, ``.idx`` (and optional ``.rev``) contents."""
+        return cls(pack, PackIndex.from_bytes(idx, hash_len, name + ".idx"), rev=rev, name=name)
+
+    @classmethod
+    def open(cls, pack_path: str | os.PathLike[str], hash_len: int) -> PackFile:
+        """Map ``pack-*.pack`` and its sibling ``.idx`` (and ``.rev`` if present)."""
+        path = Path(pack_path)
+        index = PackIndex.open(path.with_suffix(".idx"), hash_len)
+        try:
+            rev: Buffer | None = map_file(path.with_suffix(".rev"), CorruptIndex, "reverse index")
+        except FileNotFoundError:
+            rev = None
+        pack = map_file(path, CorruptPack, "pack")
+        return cls(pack, index, rev=rev, name=path.name, path=path)
+
+    def __repr__(self) -> str:
+        return f"<PackFile {self.name} objects={self.index.count}>"
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def find(self, oid: bytes) -> int:
+        """Pack offset of ``oid`` (first copy), or -1."""
+        pos = self.index.find(oid)
+        return self.index.offset_at(pos) if pos >= 0 else -1
+
+    def offsets_of(self, oid: bytes) -> list[int]:
+        """Offsets of every copy of ``oid`` in this pack (usually zero or one)."""
+        return [self.index.offset_at(pos) for pos in self.index.positions(oid)]
+
+    def entry(self, offset: int) -> PackEntry:
+        """Decode the entry header at ``offset``."""
+        return parse_entry(self.buf, offset, self.data_end, self.hash_len)
+
+    # -- extents ----------------------------------------------------------------------------
+
+    def _pack_order(self) -> PackOrder:
+        order = self._order
+        if order is not None:
+            return order
+        with self._order_lock:
+            if self._order is None:
+                built: PackOrder | None = None
+                if self._rev is not None:
+                    try:
+                        built = RevIndex(self._rev, self.index, self.data_end, self.name + ".rev")
+                    except CorruptIndex:
+                        built = None
+                self._order = built or SortedOffsets(self.index, self.data_end)
+            return self._order
+
+    def prepare_order(self) -> None:
+        """Build the pack order now (it is otherwise built on first use)."""
+        self._pack_order()
+
+    def next_offset(self, offset: int) -> int:
+        """Offset of the entry after ``offset`` in pack order (``data_end`` for the last)."""
+        nxt = self._pack_order().next_offset(offset)
+        if not offset < nxt <= self.data_end:
+            raise CorruptIndex(f"{self.name}: entry after {offset} claims offset {nxt}")
+        return nxt
+
+    # -- inflating --------------------------------------------------------------------------
+
+    def inflate(self, entry: PackEntry, max_size: int) -> bytes:
+        """The whole inflated data of ``entry`` (an object, or a delta's instructions)."""
+        self._check_size(entry, max_size)
+        chunks = buffer_slices(
+            self.buf, entry.data_offset, self.data_end, first_slice_for(entry.size)
+        )
+        return inflate_exact(chunks, entry.size, CorruptPack, f"{self.name}@{entry.offset}")
+
+    def iter_inflate(self, entry: PackEntry, chunk_size: int, max_size: int) -> Iterator[bytes]:
+        """Inflate ``entry`` in pieces of at most ``chunk_size`` bytes."""
+        self._check_size(entry, max_size)
+        chunks = buffer_slices(
+            self.buf, entry.data_offset, self.data_end, first_slice_for(entry.size)
+        )
+        return iter_inflate(
+            chunks, entry.size, chunk_size, CorruptPack, f"{self.name}@{entry.offset}"
+        )
+
+    def inflate_head(self, entry: PackEntry, want: int) -> bytes:
+        """The first ``want`` inflated bytes of ``entry`` (e.g. a delta's size header)."""
+        chunks = buffer_slices(self.buf, entry.data_offset, self.data_end, 64)
+        return inflate_prefix(chunks, want, CorruptPack, f"{self.name}@{entry.offset}")
+
+    def _check_size(self, entry: PackEntry, max_size: int) -> None:
+        if entry.size > max_size:
+            raise CorruptPack(
+                f"{self.name}@{entry.offset}: declared size {entry.size} exceeds the cap {max_size}"
+            )
