@@ -122,6 +122,9 @@ def evaluate(
     if method != "GET" and method != "HEAD":
         return None
     if if_none_match is not None:
+        for etag in etags:
+            if if_none_match == etag:
+                return etag  # fast path: the client echoes the one ETag it holds
         tags = parse_etag_list(if_none_match)
         if isinstance(tags, str):  # "*"
             return etags[0] if etags else None

@@ -29,6 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -200,6 +201,7 @@ def _lookup(name: str, table: dict[str, str]) -> str:
     return OCTET_STREAM
 
 
+@lru_cache(maxsize=1024)
 def content_type(name: str) -> str:
     """Content-Type for a file name or path (only the last segment counts).
 
@@ -211,6 +213,7 @@ def content_type(name: str) -> str:
     return _lookup(name, _FULL_BY_EXTENSION)
 
 
+@lru_cache(maxsize=1024)
 def raw_content_type(name: str) -> str:
     """Content-Type in raw mode: like ``content_type`` but active types become text/plain."""
     return _lookup(name, _RAW_BY_EXTENSION)

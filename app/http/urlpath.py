@@ -47,8 +47,6 @@ _HEX_DIGITS = "0123456789abcdefABCDEF"
 _HEX_PAIRS = {
     (a + b).encode("ascii"): int(a + b, 16) for a, b in product(_HEX_DIGITS, repeat=2)
 }
-# Raw bytes that never belong in a request-target: controls, space, DEL (RFC 3986 §2).
-_RAW_FORBIDDEN = re.compile(rb"[\x00-\x20\x7f]")
 # Decoded characters we refuse: C0 controls, DEL, C1 controls, backslash.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
@@ -75,25 +73,27 @@ def parse_path(raw_path: bytes, max_length: int = 4096) -> RequestPath:
         raise PathError("path too long", 414)
     if not raw_path.startswith(b"/"):
         raise PathError("path must start with '/'")
-    if _RAW_FORBIDDEN.search(raw_path) is not None:
-        raise PathError("control character in path")
+    if b" " in raw_path:
+        raise PathError("control character in path")  # never valid in a request-target
     decoded = _percent_decode(raw_path) if b"%" in raw_path else raw_path
     try:
         text = decoded.decode("utf-8")
     except UnicodeDecodeError:
         raise PathError("path is not valid UTF-8") from None
-    if _FORBIDDEN.search(text) is not None:
+    # Raw and percent-encoded controls alike show up here, after decoding.
+    if text.isascii():
+        if not text.isprintable() or "\\" in text:  # printable ASCII is exactly 0x20-0x7E
+            raise PathError("control character or backslash in path")
+    elif _FORBIDDEN.search(text) is not None:
         raise PathError("control character or backslash in path")
     path = text[1:]
-    if path:
-        segments = path.split("/")
-        if segments[-1] == "":
-            segments.pop()  # one trailing slash is meaningful (directory), not an empty segment
-        for segment in segments:
-            if segment == "":
-                raise PathError("empty segment in path")
-            if segment == "." or segment == "..":
-                raise PathError("dot segment in path")
+    # One trailing slash is meaningful (a directory); any other empty segment is an error.
+    if path.startswith("/") or "//" in path:
+        raise PathError("empty segment in path")
+    if "." in path:
+        bounded = f"/{path}/"
+        if "/./" in bounded or "/../" in bounded:
+            raise PathError("dot segment in path")
     return RequestPath(path, path.endswith("/"))
 
 

@@ -45,7 +45,8 @@ BAD_CASES = [
     (b"/main/%", "percent"),
     (b"/main/%2", "percent"),
     (b"/main/%2g", "percent"),
-    (b"/main/% 2", "control"),
+    (b"/main/% 2", "control"),  # raw space
+    (b"/main/%\t2", "percent"),
     (b"/main/%+1", "percent"),
     (b"/main/%\xff1", "percent"),
     (b"/main/%ff", "UTF-8"),
