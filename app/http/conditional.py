@@ -63,6 +63,7 @@ _RFC850_DATE = re.compile(
     r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), ([0-9]{2})-" + _MONTH_RE
     + r"-([0-9]{2}) " + _TIME_RE + r" GMT"
 )
+_MAX_DATE_LENGTH = 33  # "Wednesday, 09-Nov-94 08:49:37 GMT", the longest form
 _ASCTIME_DATE = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH_RE + r" ([0-9 ][0-9]) " + _TIME_RE
     + r" ([0-9]{4})"
@@ -234,6 +235,8 @@ def parse_http_date(value: str, now: float | None = None) -> int | None:
     require it). ``now`` (default: the current time) only matters for rfc850's two-digit years.
     """
     value = value.strip(" \t")
+    if len(value) > _MAX_DATE_LENGTH:
+        return None  # also keeps junk out of the memo
     result = _parse_fixed(value)
     if result is not None:
         return result

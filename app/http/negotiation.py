@@ -44,6 +44,9 @@ _MEMBER = re.compile(
 
 _ALIASES = {"x-gzip": "gzip", "x-compress": "compress"}  # §8.4.1.1, §8.4.1.3
 _IMPLICIT_IDENTITY = 1  # weight in thousandths: the lowest acceptable weight, 0.001
+# Real Accept-Encoding values are short; longer ones are ranked uncached so that a client
+# sending many distinct huge values cannot fill memory through the cache.
+_MAX_CACHED_LENGTH = 256
 
 
 def _weight(qvalue: str | None) -> int:
@@ -56,7 +59,6 @@ def _weight(qvalue: str | None) -> int:
     return int(digits.ljust(3, "0")) if digits else 0
 
 
-@lru_cache(maxsize=512)
 def _parse(header: str) -> tuple[dict[str, int], int | None]:
     """Map lower-cased coding -> weight (thousandths), and the weight of ``*`` (None if absent)."""
     weights: dict[str, int] = {}
@@ -78,7 +80,6 @@ def _parse(header: str) -> tuple[dict[str, int], int | None]:
     return weights, star
 
 
-@lru_cache(maxsize=512)
 def acceptable_codings(header: str | None, available: tuple[str, ...]) -> tuple[str, ...]:
     """Return the codings of ``available`` the request accepts, best first.
 
@@ -91,6 +92,12 @@ def acceptable_codings(header: str | None, available: tuple[str, ...]) -> tuple[
     §13.1.2, RFC 9111 §4.3.4): put the ETags in this order so a 304 echoes the preferred variant.
     An empty tuple means nothing acceptable: answer 406 (§15.5.7).
     """
+    if header is not None and len(header) > _MAX_CACHED_LENGTH:
+        return _rank(header, available)  # odd values are not worth a cache slot
+    return _rank_cached(header, available)
+
+
+def _rank(header: str | None, available: tuple[str, ...]) -> tuple[str, ...]:
     if header is None:
         # §12.5.3: no field means any coding is acceptable; identity is preferred (module doc).
         if "identity" in available:
@@ -111,6 +118,9 @@ def acceptable_codings(header: str | None, available: tuple[str, ...]) -> tuple[
             ranked.append((-weight, index, coding))
     ranked.sort()
     return tuple(coding for _, _, coding in ranked)
+
+
+_rank_cached = lru_cache(maxsize=512)(_rank)
 
 
 def choose_coding(header: str | None, available: tuple[str, ...]) -> str | None:

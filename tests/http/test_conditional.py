@@ -181,6 +181,7 @@ DATE_CASES = [
     ("784111777", None),
     ("Sun, 06 Nov 1994 08:49:37 GMT\n", None),
     ("Funday, 06-Nov-94 08:49:37 GMT", None),
+    ("Sun, 06 Nov 1994 08:49:37 GMT" + " " * 5 + "x" * 100, None),  # over-long
 ]
 
 

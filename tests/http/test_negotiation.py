@@ -142,3 +142,9 @@ def test_structured_header_invariants(members: list[tuple[str, str | None]]) -> 
             assert coding in listed_ok or "*" in listed_ok or (
                 coding == "gzip" and "x-gzip" in listed_ok
             )
+
+
+def test_long_header_is_ranked_without_the_cache() -> None:
+    header = "br;q=0.1, " * 40 + "deflate;q=0.9, gzip;q=0.8"
+    assert len(header) > 256
+    assert acceptable_codings(header, ALL) == ("deflate", "gzip", "identity")
