@@ -17,6 +17,7 @@ from app.http.conditional import (
     parse_http_date,
     precondition_failed,
 )
+from app.http.ranges import UNSATISFIABLE, byte_ranges
 
 ID = '"abc"'  # identity ETag
 GZ = '"abc.gz.1f"'  # gzip ETag
@@ -220,3 +221,35 @@ def test_arbitrary_values_never_raise(value: str) -> None:
 def test_etag_list_round_trip(tags: list[tuple[bool, str]]) -> None:
     value = ", ".join(("W/" if weak else "") + f'"{body}"' for weak, body in tags)
     assert parse_etag_list(value) == tuple((weak, f'"{body}"') for weak, body in tags)
+
+
+def _decide(headers: dict[str, str], length: int = 100) -> object:
+    """The §13.2.2 order as the application runs it, from these pure functions."""
+    if precondition_failed(headers.get("if-match"), headers.get("if-unmodified-since"), ID, LM):
+        return 412
+    if evaluate("GET", headers.get("if-none-match"), headers.get("if-modified-since"), (ID,), LM):
+        return 304
+    if "range" not in headers or not if_range_allows(headers.get("if-range"), ID, LM_TEXT):
+        return 200
+    result = byte_ranges(headers["range"], length)
+    return 200 if result is None else result
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # http-semantics.md §1 "Verified behaviours", with our decisions (§7 items 8-10, 14)
+        ({"range": "bytes=abc"}, 200),  # Starlette: 400; we ignore the field
+        ({"range": "bytes=5-4"}, 200),  # Starlette: 400; we ignore the field
+        ({"range": "bytes=99999-"}, "416"),
+        ({"range": "bytes=0-0"}, ((0, 1),)),
+        ({"range": "bytes=0-9", "if-range": f"W/{ID}"}, 200),
+        ({"range": "bytes=0-9", "if-range": ID}, ((0, 10),)),
+        ({"range": "bytes=0-9", "if-none-match": ID}, 304),  # Range never overrides a 304
+        ({"range": "bytes=0-9", "if-modified-since": LM_TEXT}, 304),
+        ({"range": "bytes=0-9", "if-match": '"nope"'}, 412),
+    ],
+)
+def test_evaluation_order(headers: dict[str, str], expected: object) -> None:
+    result = _decide(headers)
+    assert ("416" if result is UNSATISFIABLE else result) == expected
