@@ -1,0 +1,85 @@
+"""ASGI middleware that watches each HTTP response go by and reports it once it ends.
+
+Rules: it never changes a message; it reads the status and ``Content-Encoding`` from
+``http.response.start`` and counts body bytes, then hands one summary to the metrics and
+the access log. A response the app never started (an exception) counts as 500.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app.ops.accesslog import AccessLog, Record
+from app.ops.metrics import Metrics
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+class ObserveRequests:
+    """Wraps an ASGI app; reports every HTTP response to ``metrics`` and ``access_log``."""
+
+    def __init__(
+        self, app: Any, *, metrics: Metrics | None, access_log: AccessLog | None
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        representation = "identity"
+        sent = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status, representation, sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                status = message["status"]
+                coding = _header(message.get("headers", ()), b"content-encoding")
+                representation = coding or "identity"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            seconds = time.perf_counter() - start
+            if self.metrics is not None:
+                self.metrics.request(status, representation, sent, seconds)
+            if self.access_log is not None:
+                self.access_log.write(_record(scope, status, sent, seconds, representation))
+
+
+def _record(scope: Scope, status: int, sent: int, seconds: float, rep: str) -> Record:
+    headers = scope.get("headers", ())
+    client = scope.get("client")
+    target = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    if query:
+        target += b"?" + query
+    return Record(
+        client=client[0] if client else "-",
+        method=scope["method"],
+        target=target.decode("latin-1"),
+        http_version=scope.get("http_version", "1.1"),
+        host=_header(headers, b"host"),
+        status=status,
+        sent=sent,
+        seconds=seconds,
+        representation=rep,
+        referer=_header(headers, b"referer"),
+        user_agent=_header(headers, b"user-agent"),
+    )

@@ -1,0 +1,136 @@
+"""Metrics, the observing middleware and the access log, around a hand-written app."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.ops import accesslog
+from app.ops.accesslog import AccessLog, Record
+from app.ops.metrics import CountingDiskCache, Metrics, endpoint
+from app.ops.observe import ObserveRequests
+from tests.ops.conftest import serving
+
+GZ = gzip.compress(b"hello, world", mtime=0)
+
+
+async def files(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers ``/gz`` gzip-coded in two body messages, ``/boom`` by raising, else 404."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/boom":
+        raise RuntimeError("boom")
+    if scope["path"] == "/gz":
+        length = str(len(GZ)).encode()
+        headers = [(b"content-encoding", b"gzip"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": GZ[:5], "more_body": True})
+        await send({"type": "http.response.body", "body": GZ[5:]})
+        return
+    await send({"type": "http.response.start", "status": 418, "headers": []})
+    await send({"type": "http.response.body", "body": b"teapot"})
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse a Prometheus text exposition: (name, sorted labels) -> value."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def requests(samples: dict[Any, float], status: str, representation: str) -> float:
+    key = (("representation", representation), ("status", status))
+    return samples[("packserve_requests_total", key)]
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def lines() -> Iterator[list[str]]:
+    handler = Lines()
+    accesslog.LOGGER.addHandler(handler)
+    accesslog.LOGGER.setLevel(logging.INFO)
+    yield handler.lines
+    accesslog.LOGGER.removeHandler(handler)
+
+
+def test_requests_are_counted_by_status_and_representation(lines: list[str]) -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    scrape_app = endpoint(registry)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/-/metrics":
+            await scrape_app(scope, receive, send)
+        else:
+            await files(scope, receive, send)
+
+    observed = ObserveRequests(app, metrics=metrics, access_log=AccessLog("json"))
+    with serving(observed) as client:
+        client.get("/gz")
+        client.get("/gz", headers={"user-agent": 'quote"agent'})
+        client.get("/tea?x=1")
+        assert client.get("/boom").status_code == 500
+        samples = scrape(client.get("/-/metrics").text)
+    assert requests(samples, "200", "gzip") == 2
+    assert requests(samples, "418", "identity") == 1
+    assert requests(samples, "500", "identity") == 1
+    gzip_label = (("representation", "gzip"),)
+    assert samples[("packserve_response_body_bytes_total", gzip_label)] == 2 * len(GZ)
+    assert samples[("packserve_request_duration_seconds_count", gzip_label)] == 2
+    logged = [json.loads(line) for line in lines]
+    assert [(r["target"], r["status"], r["bytes"], r["representation"]) for r in logged[:4]] == [
+        ("/gz", 200, len(GZ), "gzip"), ("/gz", 200, len(GZ), "gzip"),
+        ("/tea?x=1", 418, 6, "identity"), ("/boom", 500, 0, "identity"),
+    ]
+    assert logged[1]["user_agent"] == 'quote"agent' and logged[0]["client"] == "127.0.0.1"
+
+
+def test_text_lines_follow_the_combined_format_and_escape_client_text(lines: list[str]) -> None:
+    log = AccessLog("text")
+    log.write(Record("10.0.0.1", "GET", "/main/a b", "1.1", "h.example", 206, 10, 0.0015,
+                     "identity", "", 'evil"\nagent'))
+    (line,) = lines
+    assert line.startswith('10.0.0.1 - - [')
+    assert line.endswith(
+        '] "GET /main/a b HTTP/1.1" 206 10 "-" "evil\\"\\nagent" 0.001500 identity h.example'
+    )
+    with pytest.raises(ValueError):
+        AccessLog("xml")
+
+
+def test_disk_cache_lookups_and_derivations_are_counted(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    disk = CountingDiskCache(tmp_path, 1 << 20, metrics)
+    assert disk.map("ab" * 20 + ".crc") is None
+    disk.put("ab" * 20 + ".crc", [b"12345678"])
+    assert disk.read("ab" * 20 + ".crc", 64) == b"12345678"
+    disk.put("cd" * 20 + ".zz", [b"stream"])
+    disk.put("ef" * 20 + ".raw", [b"content"])
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("packserve_cache_lookups_total", cache="crc", result="miss") == 1
+    assert value("packserve_cache_lookups_total", cache="crc", result="hit") == 1
+    assert value("packserve_inflates_total", reason="crc") == 1
+    assert value("packserve_inflates_total", reason="raw") == 1
+    assert value("packserve_delta_resolutions_total") == 1
