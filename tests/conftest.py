@@ -36,6 +36,7 @@ INDEX_HTML = b"""\
 <body><p id="box">box</p><p id="out">js-not-run</p>
 <script src="app.js"></script></body></html>
 """
+NOT_FOUND_HTML = b"<!DOCTYPE html><title>not here</title><p>custom 404</p>\n"
 
 
 def _lines(rng: random.Random, count: int) -> bytes:
@@ -100,7 +101,8 @@ def build_site(root: Path) -> Path:
     git(work, "commit", "-q", "-m", "add a submodule")
     git(work, "tag", "light")
     git(work, "checkout", "-q", "-b", "feature/x")
-    _write(work, {"feature.txt": b"feature branch\n", "README.md": b"# fixture (feature)\n"})
+    _write(work, {"feature.txt": b"feature branch\n", "README.md": b"# fixture (feature)\n",
+                  "404.html": NOT_FOUND_HTML})
     _commit(work, "feature work")
     git(work, "checkout", "-q", "main")
     return work

@@ -270,19 +270,23 @@ class BlobHandler:
         ]
 
     def _start_headers(
-        self, target: Target, path: str, plan: BlobPlan, coding: str
+        self, target: Target, path: str, plan: BlobPlan, coding: str, status: int
     ) -> list[Header]:
-        """The header block of a 200 for this (commit, path, ref kind, blob, coding)."""
-        key = (plan.etags[coding], target.commit, target.kind, path)
+        """The header block for this (commit, path, ref kind, blob, coding, status)."""
+        key = (plan.etags[coding], target.commit, target.kind, path, status)
         block = self._starts.get(key)
         if block is not None:
             return block
+        if status == 404:  # a tree's own 404.html: a short-lived negative answer
+            cache = cachecontrol.for_not_found(target.kind, self.settings)
+        else:
+            cache = cachecontrol.for_ref(target.kind, self.settings)
         block = [
             (b"content-type", self._media_type(path).encode()),
             (b"content-length", str(plan.length(coding)).encode()),
             (b"etag", plan.etags[coding]),
             (b"last-modified", http_date(self.repo.commit_time(target.commit)).encode()),
-            (b"cache-control", cachecontrol.for_ref(target.kind, self.settings).encode()),
+            (b"cache-control", cache.encode()),
             *self._per_file,
             *self._commit_headers(target, path),
             *self._extra,
@@ -342,7 +346,7 @@ class BlobHandler:
                              self._extra, head=head)
             return
         coding = codings[0]
-        block = self._start_headers(target, path, plan, coding)
+        block = self._start_headers(target, path, plan, coding, status)
         if status == 200 and headers:
             if await self._conditional(send, headers, head, target, plan, codings, block):
                 return
