@@ -337,7 +337,9 @@ class ObjectDatabase:
         from the first bytes of its delta)."""
         return self._lookup(
             oid,
-            lambda pack, offset: chain.header(pack, offset, self, max_depth=self.max_depth),
+            lambda pack, offset: chain.header(
+                pack, offset, self, max_size=self.max_object_size, max_depth=self.max_depth
+            ),
             self.header_unpacked,
         )
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from app.git.delta import apply_delta, delta_header
-from app.git.errors import DeltaError
+from app.git.errors import CorruptPack, DeltaError
 from app.git.lru import Cache, NullCache
 from app.git.objtype import OBJECT_TYPES, OFS_DELTA
 from app.git.pack.entry import PackEntry
@@ -134,14 +134,20 @@ def header(
     offset: int,
     lookup: BaseLookup,
     *,
+    max_size: int,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> tuple[int, int]:
     """``(type, size)`` of the entry at ``offset``: for a delta, the type of its chain's base
-    and the result size from the delta's own header; only entry headers are walked."""
+    and the result size from the delta's own header; only entry headers are walked. A size
+    over ``max_size`` is refused here too, so no caller plans a response around it."""
     entry = pack.entry(offset)
     if entry.type in OBJECT_TYPES:
+        if entry.size > max_size:
+            raise CorruptPack(f"{pack.name}@{offset}: declared size {entry.size} exceeds the cap")
         return entry.type, entry.size
     size = delta_result_size(pack, entry)
+    if size > max_size:
+        raise DeltaError(f"{pack.name}@{offset}: delta result size {size} exceeds the cap")
     seen: set[CacheKey] = {(pack.checksum, offset)}
     cur_pack, cur = pack, entry
     for _ in range(max_depth):

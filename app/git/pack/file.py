@@ -59,13 +59,15 @@ class PackFile:
         if version not in SUPPORTED_VERSIONS:
             raise CorruptPack(f"{name}: pack version {version} is not supported")
         if count != index.count:
-            raise CorruptIndex(
+            raise CorruptPack(
                 f"{name}: pack claims {count} objects while its index lists {index.count}"
             )
         self.data_end = len(pack) - hash_len
         self.checksum = bytes(pack[self.data_end :])
         if self.checksum != index.pack_checksum:
-            raise CorruptIndex(f"{name}: pack does not match its index")
+            # git:packfile.c open_packed_git_1: "packfile %s does not match index" (a truncated
+            # or rewritten pack shows up here first).
+            raise CorruptPack(f"{name}: pack trailer does not match its index")
         self.buf = pack
         self.index = index
         self.hash_len = hash_len
