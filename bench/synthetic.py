@@ -1,0 +1,76 @@
+"""Synthetic repositories of a given object count, for the start-up measurement.
+
+One commit whose tree holds ``count`` small distinct blobs in directories of 1000, built
+with ``git fast-import`` (a million objects in well under a minute) and cached by count.
+Start-up must not depend on the size of the repository: opening one of 1M objects must
+cost what opening one of 1k costs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from bench.gitenv import git, git_env
+
+PER_DIR = 1000
+BRANCH = "main"
+PROBE_PATH = "d0000/f0000.txt"  # the file the start-up probe fetches
+
+
+def _write_stream(stdin: IO[bytes], count: int) -> None:
+    write = stdin.write
+    write(
+        f"commit refs/heads/{BRANCH}\n"
+        "committer Bench <bench@example.invalid> 1700000000 +0000\n"
+        "data 10\nsynthetic\n".encode()
+    )
+    for i in range(count):
+        body = f"synthetic object {i}\n".encode()
+        path = f"d{i // PER_DIR:04d}/f{i % PER_DIR:04d}.txt"
+        write(f"M 100644 inline {path}\ndata {len(body)}\n".encode() + body + b"\n")
+    stdin.close()
+
+
+def synthetic(count: int, cache_dir: Path, log: Callable[[str], None]) -> Path:
+    """A bare repository of about ``count`` objects (blobs + trees + 1 commit), cached."""
+    home = cache_dir / f"synthetic-{count}"
+    if not (home / "done").exists():
+        log(f"building a synthetic repository of {count:,} objects (once; cached) ...")
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
+        try:
+            git_dir = tmp / "repo.git"
+            git(git_dir, "init", "--bare", "-q", f"--initial-branch={BRANCH}")
+            proc = subprocess.Popen(
+                ["git", f"--git-dir={git_dir}", "fast-import", "--quiet"],
+                stdin=subprocess.PIPE,
+                env=git_env(),
+            )
+            try:
+                if proc.stdin is None:
+                    raise RuntimeError("git fast-import has no stdin")
+                _write_stream(proc.stdin, count)
+            finally:
+                if proc.wait() != 0:
+                    raise RuntimeError("git fast-import failed")
+            (tmp / "done").write_text("ok\n")
+            if home.exists():
+                shutil.rmtree(home)
+            tmp.rename(home)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return home / "repo.git"
+
+
+def object_count(git_dir: Path) -> int:
+    """Objects stored in the repository's packs and loose directory."""
+    stats = dict(
+        line.split(": ", 1) for line in git(git_dir, "count-objects", "-v").decode().splitlines()
+    )
+    return int(stats["count"]) + int(stats["in-pack"])
