@@ -1,0 +1,65 @@
+"""Run ``packserve`` as a separate process and wait for it to answer (ops tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[httpx.Client]:
+    """Start ``argv`` (a packserve command line), wait for /-/healthz, stop it with SIGTERM.
+
+    On leaving, asserts the process shut down on its own: uvicorn finishes in-flight
+    responses, logs "Finished server process", then re-raises the SIGTERM it caught, so the
+    exit status is that signal's (or 0).
+    """
+    proc = subprocess.Popen(
+        list(argv), env={**os.environ, **env}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    out, err = proc.communicate()
+                    raise AssertionError(f"packserve exited {proc.returncode}: {err.decode()}")
+                try:
+                    if client.get("/-/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError("packserve did not answer /-/healthz")
+                time.sleep(0.05)
+            yield client
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode in (0, -signal.SIGTERM), err.decode()
+        assert b"Finished server process" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+PACKSERVE = (sys.executable, "-m", "app")
