@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.git import loose
-from app.git.errors import CorruptRepository, GitError, ObjectNotFound
+from app.git.errors import CorruptPack, CorruptRepository, GitError, ObjectNotFound
 from app.git.lru import ByteLRU, Cache
 from app.git.objtype import OBJECT_TYPES
 from app.git.oid import ObjectId
@@ -106,6 +106,7 @@ class _ObjectDir:
         self.pack_dir = path / "pack"
         self.hash_len = hash_len
         self.packs: tuple[tuple[float, PackFile], ...] = ()
+        self.broken: tuple[tuple[str, str], ...] = ()
         self._stamp: tuple[int, float] | None = None
 
     def scan(self, force: bool) -> bool:
@@ -130,6 +131,7 @@ class _ObjectDir:
         present = set(names)
         known = {pack.name: (mtime, pack) for mtime, pack in self.packs}
         fresh: list[tuple[float, PackFile]] = []
+        broken: list[tuple[str, str]] = []
         for name in names:
             if not (name.startswith("pack-") and name.endswith(".pack")):
                 continue
@@ -142,11 +144,14 @@ class _ObjectDir:
             try:
                 mtime = os.stat(path).st_mtime
                 fresh.append((mtime, PackFile.open(path, self.hash_len)))
-            except (GitError, OSError):
-                continue  # git:packfile.c add_packed_git: a pack that fails to open is skipped
+            except (GitError, OSError) as exc:
+                # git:packfile.c add_packed_git: a pack that fails to open is skipped (and
+                # reported; here through ObjectDatabase.broken_packs).
+                broken.append((os.fspath(path), str(exc)))
         fresh.sort(key=lambda item: (-item[0], item[1].name))
         changed = [p for _, p in fresh] != [p for _, p in self.packs]
         self.packs = tuple(fresh)
+        self.broken = tuple(broken)
         self._stamp = (mtime_ns, now)
         return changed
 
@@ -220,6 +225,11 @@ class ObjectDatabase:
     def packs(self) -> tuple[PackFile, ...]:
         """The current pack snapshot, in lookup order."""
         return self._packs
+
+    @property
+    def broken_packs(self) -> tuple[tuple[str, str], ...]:
+        """``(path, reason)`` of every pack the last scan could not open (it is skipped)."""
+        return tuple(item for d in self._dirs for item in d.broken)
 
     def rescan(self) -> bool:
         """Re-list every pack directory now; True if the pack set changed."""
@@ -366,10 +376,10 @@ class ObjectDatabase:
                 return None
             end = pack.next_offset(offset)
             if end <= entry.data_offset:
-                raise CorruptRepository(f"{pack.name}@{offset}: entry has no data")
+                raise CorruptPack(f"{pack.name}@{offset}: entry has no data")
             data = memoryview(pack.buf)[entry.data_offset : end]
             if not valid_zlib_header(data[:2]):
-                raise CorruptRepository(f"{pack.name}@{offset}: not a zlib stream")
+                raise CorruptPack(f"{pack.name}@{offset}: not a zlib stream (RFC 1950 §2.2)")
             if has_fdict(data[:2]):
                 return None
             pos = pack.index.find(oid)
