@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from app.config import (
+    ENV_KEYS,
     CachePolicy,
     ConfigError,
     RepositoryMount,
@@ -204,3 +207,21 @@ def test_unreadable_and_malformed_files_are_reported(tmp_path: Path) -> None:
     bad.write_text("port = \n")
     with pytest.raises(ConfigError, match="bad.toml"):
         load(bad)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_the_example_documents_every_key_and_which_the_environment_overrides() -> None:
+    documented: dict[str, bool] = {}
+    for block in EXAMPLE.read_text().split("\n\n"):
+        comments = " ".join(line for line in block.splitlines() if line.startswith("#"))
+        for match in re.finditer(r"^(?:# )?\[*([a-z_]+)\]*(?: =|$)", block, re.M):
+            documented[match.group(1)] = re.search(r"\benv\b", comments) is not None
+    assert set(documented) >= {f.name for f in dataclasses.fields(Settings)}
+    assert {key for key, env in documented.items() if env} == set(ENV_KEYS)
+
+
+def test_the_example_loads_to_the_defaults() -> None:
+    loaded = load(EXAMPLE)
+    assert dataclasses.replace(loaded, cache_dir=Settings().cache_dir) == Settings()
