@@ -23,7 +23,9 @@ Rules, in the order a URL path is tried (git:Documentation/revisions.txt, git:re
 
 Peeling follows tag objects at most ``MAX_TAG_DEPTH`` deep with a cycle check; a packed-refs
 ``^`` line or a "known not peelable" trait short-cuts the walk (``refs.packed`` rule 2).
-Per ref-snapshot results are cached: a short-name index, and each ref's peeled commit.
+Per ref-snapshot results are cached: a short-name index, each ref's peeled commit, and the
+``Target`` of each URL path resolved (an LRU dropped with the snapshot, so a ref change is seen
+as soon as the store notices it; errors are not cached).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from app.git.errors import (
     ObjectNotFound,
     RefNotFound,
 )
+from app.git.lru import ByteLRU
 from app.git.objects import parse_tag
 from app.git.oid import ObjectId
 from app.git.refs.names import check_ref_format
@@ -48,6 +51,7 @@ from app.git.refs.packed import PackedRef
 from app.git.refs.store import RefSnapshot, RefStore
 
 MAX_TAG_DEPTH = 32
+TARGET_CACHE_ENTRIES = 1 << 16
 MIN_ABBREV = 4
 # How many objects sharing an abbreviation are examined; more than this is ambiguous anyway.
 ABBREV_PROBE_LIMIT = 64
@@ -100,6 +104,7 @@ class RevisionResolver:
         self._find_prefix = find_prefix
         self._hash_len = hash_len
         self._index: tuple[RefSnapshot | None, dict[str, tuple[str, ...]]] = (None, {})
+        self._targets: tuple[RefSnapshot | None, ByteLRU[str, Target]] = (None, ByteLRU(0))
 
     def peel(self, oid: ObjectId, hint: PackedRef | None = None) -> ObjectId | None:
         """The commit ``oid`` peels to through tag objects; None if not commit-ish or missing."""
@@ -151,6 +156,18 @@ class RevisionResolver:
 
     def resolve(self, url_path: str) -> Target:
         """Split ``url_path`` into a revision and a path; see the module rules for the order."""
+        snap = self._refs.snapshot()
+        cached_snap, targets = self._targets
+        if cached_snap is not snap:
+            targets = ByteLRU(TARGET_CACHE_ENTRIES)
+            self._targets = (snap, targets)
+        target = targets.get(url_path)
+        if target is None:
+            target = self._resolve(url_path, snap)
+            targets.put(url_path, target, 1)
+        return target
+
+    def _resolve(self, url_path: str, snap: RefSnapshot) -> Target:
         trailing = url_path.endswith("/")
         body = url_path[:-1] if trailing else url_path
         if not body:
@@ -175,7 +192,6 @@ class RevisionResolver:
             if commit is not None:
                 return Target(commit, "commit", first, None, "/".join(segments[1:]), trailing)
 
-        snap = self._refs.snapshot()
         if first == "HEAD":
             resolved = snap.resolve("HEAD")
             commit = self.peel(resolved.oid) if resolved and resolved.oid else None
