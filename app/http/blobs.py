@@ -31,7 +31,7 @@ from app.http import cachecontrol, listing, mediatypes, multipart
 from app.http.conditional import evaluate, http_date, if_range_allows, precondition_failed
 from app.http.errors import COMMON, Header, Send, log, send_error, status_for
 from app.http.gzipframe import HEADER as GZIP_HEADER
-from app.http.gzipframe import deflate_body, trailer
+from app.http.gzipframe import StreamMismatch, deflate_body, trailer
 from app.http.lru import LoopLRU
 from app.http.negotiation import acceptable_codings
 from app.http.ranges import UNSATISFIABLE, byte_ranges, content_range, unsatisfied_range
@@ -339,6 +339,24 @@ class BlobHandler:
         status: int,
     ) -> None:
         plan = self.reps.cached(entry.oid) or await self.reps.plan(entry.oid)
+        try:
+            await self._answer(scope, send, head, target, path, status, plan)
+        except StreamMismatch:
+            # The stored stream is not the blob: this answer is lost (the connection aborts),
+            # the next one re-plans from the engine, which reports the corruption.
+            self.reps.discard(plan)
+            raise
+
+    async def _answer(
+        self,
+        scope: Scope,
+        send: Send,
+        head: bool,
+        target: Target,
+        path: str,
+        status: int,
+        plan: BlobPlan,
+    ) -> None:
         headers = self._request_headers(scope)
         codings = acceptable_codings(_text(headers.get(b"accept-encoding")), self.codings)
         if not codings:

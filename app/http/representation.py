@@ -117,6 +117,8 @@ class Representations:
         self._spawn = spawn
         self._plans: LoopLRU[ObjectId, BlobPlan] = LoopLRU(memory_bytes)
         self._jobs: dict[tuple[ObjectId, str], anyio.Event] = {}
+        # Blobs whose stored stream failed verification: always re-made from the engine.
+        self._bad_streams: set[ObjectId] = set()
 
     def cached(self, oid: ObjectId) -> BlobPlan | None:
         """The plan if already made (the warm path: one dict lookup)."""
@@ -150,7 +152,7 @@ class Representations:
     async def _make(self, oid: ObjectId) -> BlobPlan:
         blob = self.repo.blob(oid)
         stored = blob.stored
-        if stored is not None:
+        if stored is not None and oid not in self._bad_streams:
             plan = BlobPlan(
                 oid, blob.size, stored.data, False, _stored_tag(stored.pack_id, stored.offset), None
             )
@@ -287,6 +289,8 @@ class Representations:
     def discard(self, plan: BlobPlan) -> None:
         """Forget a plan whose stream proved bad (logged: the pack may be corrupt)."""
         log.error("blob %s: stream failed verification; will re-deflate", plan.oid.hex())
+        if not plan.made:
+            self._bad_streams.add(plan.oid)
         if self._plans.get(plan.oid) is plan:
             self._plans.pop(plan.oid)
 
