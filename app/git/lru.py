@@ -18,17 +18,18 @@ from collections.abc import Hashable
 from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+K_contra = TypeVar("K_contra", bound=Hashable, contravariant=True)
 V = TypeVar("V")
 
 
-class Cache(Protocol[K, V]):
+class Cache(Protocol[K_contra, V]):
     """What a cache offers to the pack decoder: lookup and insertion with a byte size."""
 
-    def get(self, key: K) -> V | None:
+    def get(self, key: K_contra) -> V | None:
         """Return the cached value or ``None``."""
         ...
 
-    def put(self, key: K, value: V, nbytes: int) -> None:
+    def put(self, key: K_contra, value: V, nbytes: int) -> None:
         """Store ``value``, accounted as ``nbytes`` bytes."""
         ...
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from app.git.errors import CorruptPack, DeltaError
 from app.git.objtype import OFS_DELTA, REF_DELTA
+from app.git.pack.index import Buffer
 
 PACK_HEADER_SIZE = 12
 _MAX_SHIFT = 63
@@ -36,12 +37,12 @@ class PackEntry(NamedTuple):
     base_oid: bytes | None  # REF_DELTA: base object id
 
 
-def parse_entry(buf: bytes | object, offset: int, data_end: int, hash_len: int) -> PackEntry:
+def parse_entry(buf: Buffer, offset: int, data_end: int, hash_len: int) -> PackEntry:
     """Decode the entry header at ``offset`` of a pack buffer whose data ends at ``data_end``."""
     view = buf  # bytes or mmap: both index to int and slice to bytes
     if not PACK_HEADER_SIZE <= offset < data_end:
         raise CorruptPack(f"entry offset {offset} is outside the pack data")
-    byte = view[offset]  # type: ignore[index]
+    byte = view[offset]
     kind = (byte >> 4) & 7
     size = byte & 0x0F
     shift = 4
@@ -51,14 +52,14 @@ def parse_entry(buf: bytes | object, offset: int, data_end: int, hash_len: int) 
             raise CorruptPack(f"entry header at {offset} is truncated")
         if shift > _MAX_SHIFT:
             raise CorruptPack(f"entry size at {offset} does not fit 64 bits")
-        byte = view[pos]  # type: ignore[index]
+        byte = view[pos]
         pos += 1
         size |= (byte & 0x7F) << shift
         shift += 7
     if kind == OFS_DELTA:
         if pos >= data_end:
             raise CorruptPack(f"delta base offset at {offset} is truncated")
-        byte = view[pos]  # type: ignore[index]
+        byte = view[pos]
         pos += 1
         distance = byte & 0x7F
         groups = 1
@@ -68,7 +69,7 @@ def parse_entry(buf: bytes | object, offset: int, data_end: int, hash_len: int) 
             groups += 1
             if groups > 10:
                 raise DeltaError(f"delta base offset at {offset} does not fit 64 bits")
-            byte = view[pos]  # type: ignore[index]
+            byte = view[pos]
             pos += 1
             distance = ((distance + 1) << 7) | (byte & 0x7F)
         base = offset - distance
@@ -80,7 +81,7 @@ def parse_entry(buf: bytes | object, offset: int, data_end: int, hash_len: int) 
     if kind == REF_DELTA:
         if pos + hash_len >= data_end:
             raise CorruptPack(f"REF_DELTA base id at {offset} is truncated")
-        oid = bytes(view[pos : pos + hash_len])  # type: ignore[index]
+        oid = bytes(view[pos : pos + hash_len])
         return PackEntry(offset, kind, size, pos + hash_len, None, oid)
     if kind in (0, 5):
         raise CorruptPack(f"entry at {offset} has invalid type {kind}")

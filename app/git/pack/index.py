@@ -82,7 +82,7 @@ class PackIndex:
         self.name = name
         size = len(buf)
         if size >= 8 and buf[:4] == V2_MAGIC:
-            self.version = _U32.unpack(buf[4:8])[0]
+            self.version = int(_U32.unpack(buf[4:8])[0])
             if self.version != 2:
                 # git:packfile.c load_idx: "index file %s is version %u and is not supported"
                 raise CorruptIndex(f"{name}: index version {self.version} is not supported")
@@ -98,7 +98,7 @@ class PackIndex:
             if value < prev:
                 raise CorruptIndex(f"{name}: non-monotonic fan-out table")
             prev = value
-        count = fanout[255]
+        count = int(fanout[255])
         self._fanout = fanout
         self.count = count
         table = fan_at + _FANOUT_BYTES

@@ -12,6 +12,7 @@ Rules:
 
 from __future__ import annotations
 
+import mmap
 import zlib
 from collections.abc import Iterable, Iterator
 
@@ -33,13 +34,13 @@ def valid_zlib_header(stream_start: bytes | memoryview) -> bool:
     return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf * 256 + flg) % 31 == 0
 
 
-def buffer_slices(buf: bytes | object, start: int, end: int, first: int) -> Iterator[bytes]:
+def buffer_slices(buf: bytes | mmap.mmap, start: int, end: int, first: int) -> Iterator[bytes]:
     """Slices of ``buf[start:end]``: ``first`` bytes, then 64 KiB at a time."""
     step = max(1, min(first, _CHUNK))
     pos = start
     while pos < end:
         stop = min(pos + step, end)
-        yield buf[pos:stop]  # type: ignore[index]
+        yield buf[pos:stop]
         pos = stop
         step = _CHUNK
 
