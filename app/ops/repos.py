@@ -308,13 +308,16 @@ class Router:
     async def _lifespan(self, scope: Scope, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "lifespan.startup":
             return
+        started = False
         try:
             async with lifespans([s.app for s in self.sites], [s.state for s in self.sites]):
                 await send({"type": "lifespan.startup.complete"})
+                started = True
                 await receive()  # lifespan.shutdown
-        except BaseException as exc:
-            await send({"type": "lifespan.startup.failed", "message": str(exc)})
-            raise
+        except Exception as exc:
+            phase = "shutdown" if started else "startup"
+            await send({"type": f"lifespan.{phase}.failed", "message": repr(exc)})
+            return
         await send({"type": "lifespan.shutdown.complete"})
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -244,3 +245,31 @@ def test_lifespans_start_in_order_and_stop_in_reverse() -> None:
     with serving(make_router(events)):
         assert events == [f"{n}:lifespan.startup" for n in ("docs", "deep", "site", "root")]
     assert events[4:] == [f"{n}:lifespan.shutdown" for n in ("root", "site", "deep", "docs")]
+
+
+def test_a_repository_app_that_fails_to_start_fails_the_router() -> None:
+    async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no repository"})
+
+    events: list[str] = []
+    good = Site(RepositoryMount("good", Path("/g"), prefix="/g"), echo_app("good", events),
+                FakeRepository(REFS))
+    bad = Site(RepositoryMount("bad", Path("/b"), prefix="/b"), failing, FakeRepository(REFS))
+    sent: list[dict[str, Any]] = []
+
+    async def drive() -> None:
+        inbox = iter([{"type": "lifespan.startup"}])
+
+        async def receive() -> dict[str, Any]:
+            return next(inbox)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await Router([good, bad])({"type": "lifespan", "state": {}}, receive, send)
+
+    anyio.run(drive)
+    assert sent[0]["type"] == "lifespan.startup.failed" and "no repository" in sent[0]["message"]
+    # The app that had started is stopped again.
+    assert events == ["good:lifespan.startup", "good:lifespan.shutdown"]
