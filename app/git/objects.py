@@ -136,7 +136,7 @@ def parse_commit(body: bytes, hash_len: int) -> Commit:
 def parse_tag(body: bytes, hash_len: int) -> Tag:
     """Parse an annotated tag body; ``object`` and ``type`` are required."""
     headers, message = _headers(body)
-    fields = {}
+    fields: dict[bytes, bytes] = {}
     for key, value in headers:
         fields.setdefault(key, value)
     if b"object" not in fields or b"type" not in fields:

@@ -16,6 +16,10 @@ Rules:
    and ``rename(2)``, and ``pack-refs``/``gc`` rewrite ``packed-refs`` the same way, so any
    ref change alters one of these stamps. The stamps are re-checked at most once per ``ttl``
    seconds (default 1 s; 0 checks on every call), so the hot path costs one clock read.
+   Timestamps are coarse (a kernel tick), so a second update within the tick that the scan
+   saw would keep the same stamp: a snapshot whose newest stamp is less than ``RACY_SECONDS``
+   older than the scan is never trusted, and is rebuilt at the next check (git's "racy git"
+   rule, git:Documentation/technical/racy-git.txt).
 6. Snapshots are immutable and replaced by one assignment; readers never see a half-built one.
    The only mutable part is each snapshot's peel cache, a dict filled by single assignments.
 """
@@ -36,6 +40,7 @@ from app.git.refs.loose import DirStamp, LooseValue, read_loose, scan, stamp_dir
 from app.git.refs.packed import PackedRef, PackedRefs
 
 SYMREF_MAXDEPTH = 5
+RACY_SECONDS = 2.0
 _PER_WORKTREE = ("refs/bisect/", "refs/worktree/", "refs/rewritten/")
 
 # Peels a ref's object to a commit id (None when it is not commit-ish); the packed-refs record,
@@ -78,6 +83,7 @@ class RefSnapshot:
     packed_stamp: FileStamp
     head_stamp: FileStamp
     dir_stamps: tuple[tuple[Path, list[DirStamp]], ...]
+    racy: bool  # some stamp was too recent to prove that nothing changed after the scan
     peeled: dict[str, ObjectId | None] = field(default_factory=dict)
 
     def is_exposed(self, name: str) -> bool:
@@ -177,6 +183,8 @@ class RefStore:
             return fresh
 
     def _is_fresh(self, snap: RefSnapshot) -> bool:
+        if snap.racy:
+            return False
         layout = self._layout
         if _file_stamp(layout.common_dir / "packed-refs") != snap.packed_stamp:
             return False
@@ -186,6 +194,7 @@ class RefStore:
 
     def _build(self) -> RefSnapshot:
         layout = self._layout
+        scanned_at = time.time_ns()
         # Stamps first: a change racing the reads below then shows up at the next check.
         packed_path = layout.common_dir / "packed-refs"
         packed_stamp = _file_stamp(packed_path)
@@ -199,6 +208,10 @@ class RefStore:
             dir_stamps.append((base, stamps))
         packed = PackedRefs.open(packed_path, self._hash_len)
         head = read_loose(layout.git_dir / "HEAD", self._hash_len)
+        newest = max([packed_stamp[0], head_stamp[0]]
+                     + [mtime for _, stamps in dir_stamps for _, mtime, _ in stamps])
+        racy = scanned_at - newest < RACY_SECONDS * 1e9
         return RefSnapshot(layout=layout, hash_len=self._hash_len, namespaces=self._namespaces,
                            packed=packed, loose=loose_all, head=head, packed_stamp=packed_stamp,
-                           head_stamp=head_stamp, dir_stamps=tuple(dir_stamps))
+                           head_stamp=head_stamp, dir_stamps=tuple(dir_stamps),
+                           racy=racy)
