@@ -12,7 +12,9 @@ Rules:
    every pack (header checks only). A pack that does not open is skipped, as git does.
 2. The pack list is an immutable tuple replaced atomically by a rescan; a rescan reuses the
    already mapped packs and drops deleted ones without closing them (a response streaming
-   from a deleted pack completes).
+   from a deleted pack completes). Besides the rescan on a miss, a lookup stats the pack
+   directories at most every few seconds, so packs deleted by ``git gc`` are let go even
+   when nothing misses.
 3. A multi-pack-index beside the packs is not needed: the ``.idx`` files it covers always
    exist, so the packs are read directly. ``.keep``, ``.promisor``, ``.bitmap`` and
    ``.mtimes`` are ignored.
@@ -51,6 +53,9 @@ DEFAULT_PREFIX_LIMIT = 16
 # the last scan need not be listed again (a racy-git guard for coarse timestamps).
 _RACY_SECONDS = 2.0
 _HEX = re.compile(r"[0-9a-f]+\Z")
+# Even without a miss, look at the pack directories (one stat each) this often, so packs
+# deleted by ``git gc`` are dropped and their disk space freed within seconds.
+_REVALIDATE_SECONDS = 5.0
 
 T = TypeVar("T")
 
@@ -175,6 +180,7 @@ class ObjectDatabase:
         self._cache = cache
         self._lock = threading.Lock()
         self._packs: tuple[PackFile, ...] = ()
+        self._next_check = 0.0
         self._rescan(force=True)
 
     @classmethod
@@ -194,8 +200,8 @@ class ObjectDatabase:
         root = Path(objects_dir)
         dirs: list[_ObjectDir] = []
         seen: set[str] = set()
-        # Breadth-first over alternates, the order git links them in; depth-limited and
-        # deduplicated by real path, so a loop ends.
+        # Breadth-first over alternates, depth-limited and deduplicated by real path (git
+        # skips a directory it already linked), so a loop ends.
         frontier: list[tuple[Path, int]] = [(root, 0)]
         while frontier:
             path, depth = frontier.pop(0)
@@ -235,8 +241,13 @@ class ObjectDatabase:
         """Re-list every pack directory now; True if the pack set changed."""
         return self._rescan(force=True)
 
+    def _revalidate(self) -> None:
+        if time.monotonic() >= self._next_check:
+            self._rescan(force=False)
+
     def _rescan(self, force: bool) -> bool:
         with self._lock:
+            self._next_check = time.monotonic() + _REVALIDATE_SECONDS
             changed = False
             for directory in self._dirs:
                 changed |= directory.scan(force)
@@ -309,6 +320,7 @@ class ObjectDatabase:
         is skipped if another decodes; if none does, the first corruption is raised."""
         if len(oid) != self.hash_len:
             raise ObjectNotFound(f"object id {oid.hex()!r} is not {self.hash_len} bytes long")
+        self._revalidate()
         for attempt in (0, 1):
             first_error: CorruptRepository | None = None
             for pack, offset in self._locations(oid):
@@ -357,6 +369,7 @@ class ObjectDatabase:
         """Whether ``oid`` is stored anywhere (rescanning once on a miss)."""
         if len(oid) != self.hash_len:
             return False
+        self._revalidate()
         for attempt in (0, 1):
             if self.locate_packed(oid) is not None:
                 return True

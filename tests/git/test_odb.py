@@ -211,3 +211,18 @@ def test_prepare_builds_pack_order_once(git_repos: RepoFactory) -> None:
     order = pack._pack_order()
     odb.prepare()
     assert pack._pack_order() is order
+
+
+def test_packs_deleted_by_gc_are_dropped_without_a_miss(
+    git_repos: RepoFactory, tmp_path: Path
+) -> None:
+    repo = shutil.copytree(git_repos("nodelta"), tmp_path / "repo.git")
+    odb = _open(repo)
+    some = next(iter(cat_file_all(repo)))
+    old = odb.packs
+    git(repo, "repack", "-adfq", "--window=10")  # a different pack replaces the old one
+    assert odb.read(some)  # within the revalidation interval: the old mapping still serves
+    odb._next_check = 0.0  # the interval has passed
+    odb.read(some)
+    assert odb.packs != old
+    assert [p.name for p in odb.packs] == [p.name for p in pack_files(repo)]
