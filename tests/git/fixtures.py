@@ -341,6 +341,17 @@ def build_sha256(root: Path) -> Path:
     return repo
 
 
+def build_cruft(root: Path) -> Path:
+    """``git repack -adb --cruft``: a bitmapped pack plus a cruft pack (with ``.mtimes``)
+    holding unreachable objects."""
+    repo = build_fastimport_into(root / "cruft.git")
+    for n in range(3):
+        git(repo, "hash-object", "-w", "--stdin", input=b"unreachable %d\n" % n)
+    git(repo, "repack", "-adbq", "--cruft")
+    assert pack_files(repo, ".bitmap") and pack_files(repo, ".mtimes")
+    return repo
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "fastimport": build_fastimport,
     "loose": build_loose,
@@ -355,6 +366,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "thin": build_thin_fixed,
     "alternates": build_alternates,
     "sha256": build_sha256,
+    "cruft": build_cruft,
 }
 
 

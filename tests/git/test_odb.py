@@ -18,7 +18,7 @@ from tests.git.fixtures import cat_file_all, fast_import, git, hash_len_of, pack
 # The fixtures built from the shared 120-commit history (tests/git/fixtures.py).
 HISTORY_FIXTURES = {
     "fastimport", "loose", "aggressive", "deep", "nodelta", "rev", "norev", "idxv1", "idx64",
-    "multipack", "thin", "alternates", "sha256",
+    "multipack", "thin", "alternates", "sha256", "cruft",
 }
 
 
