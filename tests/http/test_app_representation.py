@@ -1,0 +1,192 @@
+"""Representation plans against a hand-written fake engine: passthrough, made-once streams,
+the CRC-32 computed once and persisted, and the ETag per representation."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+
+from app.diskcache import DiskCache
+from app.git import Blob, ObjectId, StoredStream
+from app.http.gzipframe import StreamMismatch, gzip_parts
+from app.http.representation import (
+    DEFLATE,
+    GZIP,
+    IDENTITY,
+    RAW_COPY_AFTER,
+    SMALL_BLOB,
+    Representations,
+)
+
+
+def blob_id(content: bytes) -> ObjectId:
+    return ObjectId(hashlib.sha1(b"blob %d\0" % len(content) + content).digest())
+
+
+@dataclass
+class FakeRepository:
+    """Blobs by id; ``stored`` ones carry a zlib stream as a pack would."""
+
+    contents: dict[ObjectId, bytes]
+    stored: dict[ObjectId, bytes]
+    iter_calls: int = 0
+
+    def blob(self, oid: ObjectId) -> Blob:
+        stream = self.stored.get(oid)
+        data = None if stream is None else StoredStream(memoryview(stream), "ab" * 20, 12, None)
+        return Blob(oid, len(self.contents[oid]), data)
+
+    def iter_blob(self, oid: ObjectId, chunk_size: int = 65536) -> Iterator[bytes]:
+        self.iter_calls += 1
+        content = self.contents[oid]
+        for pos in range(0, len(content), chunk_size):
+            yield content[pos : pos + chunk_size]
+
+
+def make(contents: list[bytes], stored: bool) -> tuple[FakeRepository, list[ObjectId]]:
+    ids = [blob_id(c) for c in contents]
+    repo = FakeRepository(
+        dict(zip(ids, contents, strict=True)),
+        {oid: zlib.compress(c) for oid, c in zip(ids, contents, strict=True)} if stored else {},
+    )
+    return repo, ids
+
+
+async def run_with(repo: FakeRepository, disk: DiskCache | None,
+                   body: Callable[[Representations], Awaitable[None]]) -> None:
+    async with anyio.create_task_group() as tg:
+        reps = Representations(repo, disk, anyio.CapacityLimiter(2), tg.start_soon)  # type: ignore[arg-type]
+        await body(reps)
+
+
+SMALL = b"small text\n" * 100
+LARGE = b"".join(b"%08d large line\n" % i for i in range(40_000))
+
+
+@pytest.mark.anyio
+async def test_small_stored_blob_is_passthrough_with_content_and_crc(tmp_path: Path) -> None:
+    repo, (oid,) = make([SMALL], stored=True)
+
+    async def check(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        assert not plan.made
+        assert bytes(plan.stream) == repo.stored[oid]  # the pack's own bytes
+        assert plan.content == SMALL
+        assert plan.crc == zlib.crc32(SMALL)
+        assert len(set(plan.etags.values())) == 3
+        assert plan.etags[IDENTITY] == f'"{oid.hex()}"'.encode()
+        assert plan.length(GZIP) == len(b"".join(gzip_parts(plan.stream, plan.crc, plan.size)))
+        assert plan.length(DEFLATE) == len(repo.stored[oid])
+        assert reps.cached(oid) is plan
+        assert repo.iter_calls == 0
+
+    await run_with(repo, DiskCache(tmp_path, 1 << 20), check)
+
+
+@pytest.mark.anyio
+async def test_large_stored_blob_crc_once_then_from_disk(tmp_path: Path) -> None:
+    assert len(LARGE) > SMALL_BLOB
+    repo, (oid,) = make([LARGE], stored=True)
+    disk = DiskCache(tmp_path, 1 << 24)
+
+    async def first(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        assert plan.crc is None and plan.content is None
+        crc = await reps.ensure_crc(plan)
+        assert crc == zlib.crc32(LARGE)
+        member = b"".join(gzip_parts(plan.stream, crc, plan.size))
+        assert gzip.decompress(member) == LARGE
+
+    async def restarted(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        assert plan.crc == zlib.crc32(LARGE)  # read back from the disk cache
+
+    await run_with(repo, disk, first)
+    await run_with(repo, disk, restarted)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("content", [SMALL, LARGE, b""], ids=["small", "large", "empty"])
+async def test_unstored_blob_is_deflated_once_and_reused_after_restart(
+    tmp_path: Path, content: bytes
+) -> None:
+    repo, (oid,) = make([content], stored=False)
+    disk = DiskCache(tmp_path, 1 << 24)
+    seen: list[bytes] = []
+
+    async def check(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        assert plan.made
+        assert zlib.decompress(plan.stream) == content
+        assert plan.crc == zlib.crc32(content)
+        assert plan.etags[DEFLATE].endswith(b'.m%08x"' % zlib.crc32(plan.stream))
+        seen.append(plan.etags[GZIP])
+
+    await run_with(repo, disk, check)
+    await run_with(repo, disk, check)
+    assert repo.iter_calls == 1  # the second app found the stream on disk
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.anyio
+async def test_without_a_disk_cache_streams_are_kept_in_memory() -> None:
+    repo, (oid,) = make([LARGE], stored=False)
+
+    async def check(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        assert zlib.decompress(plan.stream) == LARGE
+
+    await run_with(repo, None, check)
+
+
+@pytest.mark.anyio
+async def test_bad_stored_stream_is_discarded_and_remade(tmp_path: Path) -> None:
+    repo, (small, large) = make([SMALL, LARGE], stored=True)
+    repo.stored[small] = repo.stored[small] + b"junk"  # extent longer than the stream
+    bad = bytearray(repo.stored[large])
+    bad[-1] ^= 0xFF  # wrong Adler-32
+    repo.stored[large] = bytes(bad)
+
+    async def check(reps: Representations) -> None:
+        plan = await reps.plan(small)
+        assert plan.made and plan.content == SMALL
+        plan = await reps.plan(large)
+        assert not plan.made
+        with pytest.raises(StreamMismatch):
+            await reps.ensure_crc(plan)
+        again = await reps.plan(large)
+        assert again.made
+        assert zlib.decompress(again.stream) == LARGE
+
+    await run_with(repo, DiskCache(tmp_path, 1 << 24), check)
+
+
+@pytest.mark.anyio
+async def test_hot_identity_ranges_make_an_inflated_copy(tmp_path: Path) -> None:
+    big = LARGE * 3
+    repo, (oid,) = make([big], stored=True)
+
+    async def check(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        for _ in range(RAW_COPY_AFTER):
+            reps.note_identity_range(plan)
+        for _ in range(100):
+            if plan.raw is not None:
+                break
+            await anyio.sleep(0.02)
+        assert plan.raw is not None
+        assert bytes(plan.raw) == big
+
+    await run_with(repo, DiskCache(tmp_path, 1 << 25), check)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
