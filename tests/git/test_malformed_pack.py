@@ -26,6 +26,7 @@ from app.git.errors import (
 )
 from app.git.objtype import BLOB, OFS_DELTA, REF_DELTA
 from app.git.odb import ObjectDatabase
+from app.git.pack import chain
 from app.git.pack.file import PackFile
 from app.git.pack.index import PackIndex
 from tests.git.fixtures import (
@@ -445,22 +446,67 @@ def test_arbitrary_entry_bytes_raise_only_engine_errors(body: bytes, kind: int) 
     pack, offsets = craft_pack([base_entry, entry])
     idx = craft_idx_v2(pack, [(BASE_ID, offsets[0]), (FAKE_A, offsets[1])])
     packfile = PackFile.from_bytes(pack, idx, 20)
-
-    class NoBases:
-        def locate_packed(self, oid: bytes) -> None:
-            return None
-
-        def read_unpacked(self, oid: bytes) -> None:
-            return None
-
-        def header_unpacked(self, oid: bytes) -> None:
-            return None
-
-    from app.git.pack import chain
-
     for call in (
-        lambda: chain.resolve(packfile, offsets[1], NoBases(), max_size=1 << 20),
-        lambda: chain.header(packfile, offsets[1], NoBases(), max_size=1 << 20),
+        lambda: chain.resolve(packfile, offsets[1], _NoBases(), max_size=1 << 20),
+        lambda: chain.header(packfile, offsets[1], _NoBases(), max_size=1 << 20),
+    ):
+        try:
+            call()
+        except GitError:
+            pass
+
+
+def _fuzz_pack() -> tuple[bytes, list[int], list[bytes]]:
+    """A small pack with a whole blob, an OFS chain and a forward REF_DELTA."""
+    entries, ids, _ = _chain(4)
+    entries.append(pack_entry(REF_DELTA, GOOD_DELTA, base=BASE_ID))
+    ids.append(TARGET_ID)
+    entries.append(pack_entry(BLOB, BASE))
+    ids.append(BASE_ID)
+    pack, offsets = craft_pack(entries)
+    return pack, offsets, ids
+
+
+FUZZ_PACK, FUZZ_OFFSETS, FUZZ_IDS = _fuzz_pack()
+
+
+class _NoBases:
+    def locate_packed(self, oid: bytes) -> None:
+        return None
+
+    def read_unpacked(self, oid: bytes) -> None:
+        return None
+
+    def header_unpacked(self, oid: bytes) -> None:
+        return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(12, len(FUZZ_PACK) - 21), st.integers(0, 255)), max_size=6),
+    st.lists(st.integers(0, len(FUZZ_PACK) + 50), min_size=len(FUZZ_IDS),
+             max_size=len(FUZZ_IDS)),
+    st.booleans(),
+)
+def test_mutated_packs_raise_only_engine_errors(
+    flips: list[tuple[int, int]], offsets: list[int], keep_offsets: bool
+) -> None:
+    pack = bytearray(FUZZ_PACK)
+    for at, value in flips:
+        pack[at] = value
+    rows = list(zip(FUZZ_IDS, FUZZ_OFFSETS if keep_offsets else offsets, strict=True))
+    idx = craft_idx_v2(bytes(pack), rows)
+    packfile = PackFile.from_bytes(bytes(pack), idx, 20)
+    for oid in FUZZ_IDS:
+        _exercise(packfile, packfile.find(oid))
+
+
+def _exercise(packfile: PackFile, offset: int) -> None:
+    for call in (
+        lambda: chain.resolve(packfile, offset, _NoBases(), max_size=1 << 20),
+        lambda: chain.header(packfile, offset, _NoBases(), max_size=1 << 20),
+        lambda: packfile.next_offset(offset),
+        lambda: b"".join(packfile.iter_inflate(packfile.entry(offset), 7, 1 << 20)),
     ):
         try:
             call()
