@@ -3,7 +3,7 @@
 A router that dispatches to whole ASGI apps must start and stop them itself: servers
 send ``lifespan`` to the top-level app only. Rules: apps start in order and stop in
 reverse; if one fails to start, the ones already started are stopped and the error
-propagates; an app that does not speak lifespan (raises on the scope) counts as started.
+propagates; an app that does not speak lifespan (raises on the scope, or returns) counts as started.
 Each app gets its own ``state`` dict, which the router copies into that app's requests
 (ASGI lifespan spec, "Lifespan State").
 """
@@ -42,11 +42,11 @@ class _Lifespan:
     async def _exchange(self, message: str) -> dict[str, Any] | None:
         if self._unsupported:
             return None
-        await self._to_app.send({"type": message})
         try:
+            await self._to_app.send({"type": message})
             return await self._outbox.receive()
-        except anyio.EndOfStream:
-            return None
+        except (anyio.BrokenResourceError, anyio.EndOfStream):
+            return None  # the app returned from its lifespan early: nothing more to say
 
     async def startup(self, tasks: TaskGroup) -> None:
         tasks.start_soon(self._run)

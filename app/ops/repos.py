@@ -14,7 +14,8 @@ Rules:
 - The mounted app sees a request as if it were mounted at the root: ``path`` and
   ``raw_path`` lose the prefix (previews gain ``/<full ref name>`` in front), so the app
   needs to know nothing about mounts. Absolute-path references the app sends back
-  (``Location``, ``Link``) are mapped to the outside view the same way, in reverse.
+  (``Location``, ``Link``) are mapped to the outside view the same way, in reverse; a
+  ``Link`` a preview host cannot serve (the canonical full-commit URL) is dropped.
 - Anything that touches the disk (readiness) runs in a worker thread; per-request work on
   the event loop is a dict lookup or, for previews, a cached slug map.
 - With ``redirect_branches``, a GET/HEAD whose URL names a branch answers 302 to the
@@ -28,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import anyio
 
@@ -39,8 +40,8 @@ from app.ops.slug import preview_slugs, short_name
 ASGIApp = Callable[..., Any]
 Scope = dict[str, Any]
 
-_CHILD_HEADERS = (b"location", b"link", b"content-location")
-_LINK_TARGET = re.compile(r"<([^>]*)>")
+# An absolute-path reference inside a Link header (RFC 8288 §3): "</path>", not "<//host>".
+_LINK_TARGET = re.compile(rb"<(/(?!/)[^>]*)>")
 
 
 class _Target(Protocol):
@@ -195,7 +196,8 @@ class Router:
         if self.redirect_branches and await self._redirect(site, child, send, prefix):
             return
         if prefix:
-            send = _MapReferences(send, lambda p: prefix + p if p.startswith("/") else None)
+            raw_prefix = prefix.encode()
+            send = _MapReferences(send, lambda ref: raw_prefix + ref)
         await site.app(child, receive, send)
 
     async def _preview(self, label: str, scope: Scope, receive: Any, send: Any) -> None:
@@ -204,18 +206,19 @@ class Router:
         if site is None or ref is None:
             await _respond(send, 404, b"no such preview\n", [(b"content-type", b"text/plain")])
             return
-        ref_path = "/" + quote(ref, safe="/")
+        ref_path = b"/" + quote(ref, safe="/").encode()
         raw = scope.get("raw_path") or quote(scope["path"]).encode()
         child = dict(scope)
         child["path"] = "/" + ref + scope["path"]
-        child["raw_path"] = ref_path.encode() + raw
+        child["raw_path"] = ref_path + raw
         if site.state:
             child["state"] = dict(site.state)
 
-        def outside(p: str) -> str | None:
-            if p == ref_path:
-                return "/"
-            return p[len(ref_path):] if p.startswith(ref_path + "/") else None
+        def outside(reference: bytes) -> bytes | None:
+            rest = reference[len(ref_path):]
+            if not reference.startswith(ref_path) or rest[:1] not in (b"", b"/", b"?"):
+                return None  # another commit or ref: not reachable on this preview host
+            return rest if rest.startswith(b"/") else b"/" + rest
 
         await site.app(child, receive, _MapReferences(send, outside))
 
@@ -322,38 +325,45 @@ class Router:
 
 
 class _MapReferences:
-    """Wraps ``send``: rewrites absolute-path references in redirect and link headers."""
+    """Wraps ``send``: maps absolute-path references in ``Location`` and ``Link`` headers.
 
-    __slots__ = ("_send", "_map")
+    ``outside`` maps a reference the app wrote (path and query, bytes) to the client's view,
+    or returns None when the client cannot reach it this way: such a ``Location`` is left
+    as it is, such a ``Link`` header is dropped rather than sent pointing nowhere.
+    Full URLs and relative references are never touched.
+    """
 
-    def __init__(self, send: Any, mapping: Callable[[str], str | None]) -> None:
+    __slots__ = ("_send", "_outside")
+
+    def __init__(self, send: Any, outside: Callable[[bytes], bytes | None]) -> None:
         self._send = send
-        self._map = mapping
-
-    def _one(self, ref: str) -> str:
-        parts = urlsplit(ref)
-        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
-            return ref  # absolute URLs and relative references are left as they are
-        mapped = self._map(parts.path)
-        if mapped is None:
-            return ref
-        return mapped + ref[len(parts.path):]
+        self._outside = outside
 
     async def __call__(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
-            if any(key in _CHILD_HEADERS for key, _ in headers):
+            if any(key == b"location" or key == b"link" for key, _ in headers):
                 message = dict(message)
-                message["headers"] = [
-                    (key, self._rewrite(key, value)) if key in _CHILD_HEADERS else (key, value)
-                    for key, value in headers
-                ]
+                message["headers"] = self._mapped(headers)
         await self._send(message)
 
-    def _rewrite(self, key: bytes, value: bytes) -> bytes:
-        text = value.decode("latin-1")
-        if key == b"link":
-            text = _LINK_TARGET.sub(lambda m: f"<{self._one(m.group(1))}>", text)
-        else:
-            text = self._one(text)
-        return text.encode("latin-1")
+    def _mapped(self, headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        result = []
+        for key, value in headers:
+            if key == b"location":
+                if value.startswith(b"/") and not value.startswith(b"//"):
+                    value = self._outside(value) or value
+            elif key == b"link":
+                unreachable = False
+
+                def one(match: re.Match[bytes]) -> bytes:
+                    nonlocal unreachable
+                    mapped = self._outside(match.group(1))
+                    unreachable = unreachable or mapped is None
+                    return b"<" + (mapped or b"") + b">"
+
+                value = _LINK_TARGET.sub(one, value)
+                if unreachable:
+                    continue
+            result.append((key, value))
+        return result

@@ -155,6 +155,24 @@ def test_redirects_and_links_are_mapped_back_to_the_outside_view(
     assert response.headers["link"] == f'<{location[:-1]}>; rel="canonical"'
 
 
+def test_links_a_preview_cannot_serve_are_dropped() -> None:
+    async def linking(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # no lifespan: returning at once is how an app says so
+        links = [(b"link", b"<" + scope["raw_path"] + b'>; rel="self"'),
+                 (b"link", b'</cafe/x>; rel="canonical"'),
+                 (b"link", b'<https://elsewhere.example/x>; rel="help"')]
+        await send({"type": "http.response.start", "status": 200, "headers": links})
+        await send({"type": "http.response.body", "body": b""})
+
+    site = Site(RepositoryMount("only", Path("/o"), prefix=""), linking, FakeRepository(REFS))
+    with serving(Router([site], base_domain="p.example")) as c:
+        response = c.get("/a?b", headers={"host": "main.p.example"})
+    assert response.headers.get_list("link") == [
+        '</a>; rel="self"', '<https://elsewhere.example/x>; rel="help"'
+    ]
+
+
 @pytest.mark.parametrize(
     "host", ["nope--docs.preview.example", "main--nope.preview.example", "a.b.preview.example"]
 )

@@ -73,14 +73,20 @@ def test_files_come_from_the_repository_the_host_or_prefix_names(
 def test_a_preview_serves_its_ref_at_the_root(client: httpx.Client) -> None:
     response = client.get("/", headers={"host": "main--gc.preview.example"})
     assert response.status_code == 200 and response.content == INDEX_HTML
+    # The canonical full-commit URL is not reachable on a preview host: no Link then.
+    assert "link" not in response.headers
     moved = client.get("/docs", headers={"host": "main--gc.preview.example"})
     assert moved.is_redirect and moved.headers["location"] == "/docs/"
     assert client.get("/", headers={"host": "gone--gc.preview.example"}).status_code == 404
 
 
-def test_redirects_under_a_prefix_keep_the_prefix(client: httpx.Client) -> None:
+def test_redirects_and_links_under_a_prefix_keep_the_prefix(client: httpx.Client) -> None:
     moved = client.get("/gc/main/docs", headers={"host": "packserve.example"})
     assert moved.is_redirect and moved.headers["location"] == "/gc/main/docs/"
+    response = client.get("/gc/main/README.md", headers={"host": "packserve.example"})
+    commit = response.headers["x-git-commit"]
+    assert response.headers["link"] == f'</gc/{commit}/README.md>; rel="canonical"'
+    assert client.get(f"/gc/{commit}/README.md").content == response.content
 
 
 def test_ref_map_readiness_and_health(client: httpx.Client, site_repos: SiteRepos) -> None:
