@@ -1,0 +1,105 @@
+"""The hot path in process: warm requests stay on the event loop, and header blocks and
+bodies are consistent for every kind of answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from app.config import Settings
+from app.http.app import PackserveApp, create_app
+from tests.conftest import SiteRepos
+
+
+async def call(app: PackserveApp, path: str, headers: dict[str, str] | None = None,
+               method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    raw_path, _, query = path.encode().partition(b"?")
+    scope = {
+        "type": "http", "method": method, "path": path.split("?")[0], "raw_path": raw_path,
+        "query_string": query, "http_version": "1.1",
+        "headers": [(k.encode(), v.encode()) for k, v in (headers or {}).items()],
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start, *bodies = messages
+    assert bodies and not bodies[-1].get("more_body", False)
+    assert all(m.get("more_body") for m in bodies[:-1])
+    body = b"".join(bytes(m.get("body", b"")) for m in bodies)
+    fields = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], fields, body
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_warm_requests_never_hop_to_a_thread(
+    site_repos: SiteRepos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings(repository=site_repos.gc, cache_dir=tmp_path))
+    hops: list[object] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    urls = ["/main/style.css", "/main/data/big.txt", "/main/data/log.txt", "/main/"]
+    codings = ["identity", "gzip", "deflate"]
+    async with app.service.router.lifespan_context(app.service):
+        for url in urls:
+            for coding in codings:
+                await call(app, url, {"accept-encoding": coding})
+        await anyio.sleep(0.2)  # background CRC jobs finish
+        hops.clear()
+        for url in urls:
+            for coding in codings:
+                status, fields, _ = await call(app, url, {"accept-encoding": coding})
+                assert status == 200
+                etag = fields["etag"]
+                status, _, _ = await call(app, url, {"accept-encoding": coding,
+                                                     "if-none-match": etag})
+                assert status == 304
+    # big.txt (2 MB) as identity inflates in worker threads by design; nothing else hops.
+    assert all(getattr(fn, "__self__", None).__class__.__name__ == "Inflater" for fn in hops)
+    assert len(hops) <= 16
+
+
+@pytest.mark.anyio
+async def test_content_length_matches_every_body(site_repos: SiteRepos, tmp_path: Path) -> None:
+    app = create_app(Settings(repository=site_repos.whole, cache_dir=tmp_path))
+    requests = [
+        ("/main/data/big.txt", {"accept-encoding": "gzip"}),
+        ("/main/data/big.txt", {"accept-encoding": "identity", "range": "bytes=100-200,5-9"}),
+        ("/main/data/random.bin", {"accept-encoding": "deflate", "range": "bytes=-10"}),
+        ("/main/docs/", {}),
+        ("/main/docs", {}),
+        ("/main/nope", {}),
+        ("/main/%zz", {}),
+        ("/-/healthz", {}),
+        ("/", {"accept": "application/json"}),
+    ]
+    async with app.service.router.lifespan_context(app.service):
+        for path, headers in requests:
+            status, fields, body = await call(app, path, headers)
+            assert int(fields["content-length"]) == len(body), (path, status)
+            assert "accept-encoding" in fields["vary"].lower(), path
+            _, head_fields, head_body = await call(app, path, headers, method="HEAD")
+            if path != "/" and not path.startswith("/-/"):
+                assert head_body == b""  # (Starlette leaves dropping it to the server)
+            if "range" not in headers:  # HEAD ignores Range (RFC 9110 §14.2): a 200
+                assert head_fields == fields, path
