@@ -10,6 +10,8 @@ Rules:
 
 from __future__ import annotations
 
+import hashlib
+
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +20,7 @@ from starlette.routing import Route
 from app.git import GitError
 from app.http import listing
 from app.http.cachecontrol import NO_STORE
+from app.http.conditional import evaluate
 from app.http.errors import COMMON, error_body
 
 _NO_CACHE = "no-cache"
@@ -41,8 +44,13 @@ async def refs_index(request: Request) -> Response:
         body, media = listing.render_refs_json(refs, head), "application/json"
     else:
         body, media = listing.render_refs_html(refs, head), "text/html; charset=utf-8"
-    response = _response(request, 200, body, media, _NO_CACHE)
+    # The page changes with every push: a digest of it lets clients revalidate cheaply.
+    etag = '"r' + hashlib.blake2b(body, digest_size=10).hexdigest() + '"'
+    matched = evaluate("GET", request.headers.get("if-none-match"), None, (etag,), None)
+    response = _response(request, 304 if matched else 200, b"" if matched else body, media,
+                         _NO_CACHE)
     response.headers["vary"] = "Accept-Encoding, Accept"
+    response.headers["etag"] = etag
     return response
 
 

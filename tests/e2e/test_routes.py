@@ -193,3 +193,10 @@ def test_spa_fallback_and_404_page(servers: Servers, site_repos: SiteRepos) -> N
     assert page.status_code == 404
     assert page.content == NOT_FOUND_HTML
     assert page.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_refs_index_revalidates(base: str) -> None:
+    page = httpx.get(f"{base}/")
+    again = httpx.get(f"{base}/", headers={"if-none-match": page.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
