@@ -271,10 +271,11 @@ class ObjectDatabase:
 
     # -- locating ---------------------------------------------------------------------------
 
-    def _locations(self, oid: bytes) -> Iterator[tuple[PackFile, int]]:
+    def _locations(self, oid: bytes) -> Iterator[tuple[PackFile, int, int]]:
+        """(pack, idx position, offset) of every packed copy of ``oid``."""
         for pack in self._packs:
             for pos in pack.index.positions(oid):
-                yield pack, pack.index.offset_at(pos)
+                yield pack, pos, pack.index.offset_at(pos)
 
     def _loose_paths(self, oid: bytes) -> Iterator[Path]:
         for directory in self._dirs:
@@ -313,7 +314,7 @@ class ObjectDatabase:
     def _lookup(
         self,
         oid: bytes,
-        packed: Callable[[PackFile, int], T],
+        packed: Callable[[PackFile, int, int], T],
         unpacked: Callable[[bytes], T | None],
     ) -> T:
         """Try every packed copy, then loose; on a miss rescan once and retry. A corrupt copy
@@ -323,9 +324,9 @@ class ObjectDatabase:
         self._revalidate()
         for attempt in (0, 1):
             first_error: CorruptRepository | None = None
-            for pack, offset in self._locations(oid):
+            for pack, pos, offset in self._locations(oid):
                 try:
-                    return packed(pack, offset)
+                    return packed(pack, pos, offset)
                 except CorruptRepository as exc:
                     first_error = first_error or exc
             found = unpacked(oid)
@@ -343,7 +344,7 @@ class ObjectDatabase:
         """``(type code 1..4, content)`` with deltas resolved; ``ObjectNotFound`` if absent."""
         return self._lookup(
             oid,
-            lambda pack, offset: chain.resolve(
+            lambda pack, _pos, offset: chain.resolve(
                 pack,
                 offset,
                 self,
@@ -359,7 +360,7 @@ class ObjectDatabase:
         from the first bytes of its delta)."""
         return self._lookup(
             oid,
-            lambda pack, offset: chain.header(
+            lambda pack, _pos, offset: chain.header(
                 pack, offset, self, max_size=self.max_object_size, max_depth=self.max_depth
             ),
             self.header_unpacked,
@@ -383,7 +384,7 @@ class ObjectDatabase:
         """The exact zlib stream of ``oid`` if it is stored whole in a pack, found without
         inflating; ``None`` for deltas, loose objects and streams with a preset dictionary."""
 
-        def packed(pack: PackFile, offset: int) -> StoredStream | None:
+        def packed(pack: PackFile, pos: int, offset: int) -> StoredStream | None:
             entry = pack.entry(offset)
             if entry.type not in OBJECT_TYPES:
                 return None
@@ -395,7 +396,6 @@ class ObjectDatabase:
                 raise CorruptPack(f"{pack.name}@{offset}: not a zlib stream (RFC 1950 §2.2)")
             if has_fdict(data[:2]):
                 return None
-            pos = pack.index.find(oid)
             return StoredStream(data, pack.pack_id, offset, pack.index.crc32_at(pos))
 
         def unpacked(oid: bytes) -> StoredStream | None:
@@ -411,7 +411,7 @@ class ObjectDatabase:
         first, then sliced. ``ObjectNotFound`` is raised by this call, not by the iterator."""
         chunk_size = max(1, chunk_size)
 
-        def packed(pack: PackFile, offset: int) -> Iterator[bytes]:
+        def packed(pack: PackFile, _pos: int, offset: int) -> Iterator[bytes]:
             entry = pack.entry(offset)
             if entry.type in OBJECT_TYPES:
                 return pack.iter_inflate(entry, chunk_size, self.max_object_size)
