@@ -399,8 +399,10 @@ class ObjectDatabase:
             return StoredStream(data, pack.pack_id, offset, pack.index.crc32_at(pos))
 
         def unpacked(oid: bytes) -> StoredStream | None:
-            found = self.header_unpacked(oid)
-            return None if found is None else _NO_STREAM
+            # _lookup reads None as "absent"; a loose object exists but has no stream to
+            # pass through (its zlib data starts with the loose header), hence the sentinel.
+            exists = any(path.is_file() for path in self._loose_paths(oid))
+            return _NO_STREAM if exists else None
 
         result = self._lookup(oid, packed, unpacked)
         return None if result is _NO_STREAM else result
