@@ -15,7 +15,8 @@ Rules:
    the minimum plus ``8(n-1)`` bytes of large offsets. A decreasing fan-out is rejected.
 3. The large-offset MSB is honoured for every offset, even small ones
    (``git index-pack --index-version=2,<ofs>``, git:t/t5302-pack-index.sh).
-4. Lookups are a fan-out range plus binary search (gix-pack ``index/access.rs``).
+4. Lookups are a fan-out range plus binary search (gix-pack ``index/access.rs``), started
+   by one interpolated probe pair since ids are uniformly distributed hashes.
 5. Malformed input raises ``CorruptIndex`` only.
 """
 
