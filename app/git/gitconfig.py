@@ -18,6 +18,7 @@ Rules:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +187,8 @@ def read_repository_format(common_dir: Path) -> RepositoryFormat:
     path = common_dir / "config"
     try:
         with open(path, "rb") as f:
-            data = f.read(_MAX_CONFIG + 1)
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(min(size, _MAX_CONFIG) + 1)
     except FileNotFoundError:
         return RepositoryFormat(version=0, object_format="sha1")
     except OSError as exc:

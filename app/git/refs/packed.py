@@ -17,6 +17,7 @@ Rules (git:refs/packed-backend.c, git:Documentation/gitrepository-layout.txt):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,11 @@ class PackedRefs:
         """Read and parse ``path``; a missing file is an empty set of refs."""
         try:
             with open(path, "rb") as f:
-                buf = f.read(MAX_PACKED_REFS + 1)
+                # read(n) allocates n bytes up front: size the read by the file, not the cap.
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_PACKED_REFS:
+                    raise CorruptRefs(f"{path}: larger than {MAX_PACKED_REFS} bytes")
+                buf = f.read(size + 1)
         except FileNotFoundError:
             return cls(traits=frozenset(), refs={})
         except OSError as exc:
