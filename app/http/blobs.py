@@ -375,14 +375,18 @@ class BlobHandler:
         if head:
             await send(bodies.END)
             return
-        if plan.content is not None and coding == IDENTITY:
-            await send({"type": "http.response.body", "body": plan.content})
-            return
+        if plan.content is not None:
+            # Small blob: the whole answer in one message, from memory.
+            if coding == IDENTITY:
+                await send({"type": "http.response.body", "body": plan.content})
+                return
+            if coding == GZIP:
+                await send({"type": "http.response.body", "body": plan.gzip_member()})
+                return
         if coding == GZIP and plan.crc is None:
             self.reps.prepare_crc(plan)
         body = self._body(plan, coding)
         await body.emit(send, 0, body.length)
-        await send(bodies.END)
 
     async def _conditional(
         self,
@@ -464,7 +468,6 @@ class BlobHandler:
             ]
             await send({"type": "http.response.start", "status": 206, "headers": fields})
             await representation.emit(send, start, stop)
-            await send(bodies.END)
             return True
         media = next(v for n, v in block if n == b"content-type").decode("latin-1")
         parts = multipart.plan_byteranges(ranges, length, media)
@@ -479,7 +482,7 @@ class BlobHandler:
         await send({"type": "http.response.start", "status": 206, "headers": fields})
         for header, start, stop in parts.parts:
             await send({"type": "http.response.body", "body": header, "more_body": True})
-            await representation.emit(send, start, stop)
+            await representation.emit(send, start, stop, last=False)
         await send({"type": "http.response.body", "body": parts.closing})
         return True
 

@@ -36,17 +36,25 @@ class Segment(Protocol):
         """Number of bytes in the segment."""
         ...
 
-    async def emit(self, send: Send, start: int, stop: int) -> None:
-        """Send bytes ``[start, stop)`` as ``more_body=True`` messages."""
+    async def emit(self, send: Send, start: int, stop: int, last: bool) -> None:
+        """Send bytes ``[start, stop)``; the final message ends the body when ``last``."""
         ...
 
 
-async def send_chunks(send: Send, data: bytes | memoryview, start: int, stop: int) -> None:
-    """Send ``data[start:stop]`` in ``CHUNK``-sized messages, each with more body to come."""
+async def send_chunks(
+    send: Send, data: bytes | memoryview, start: int, stop: int, last: bool
+) -> None:
+    """Send ``data[start:stop]`` in ``CHUNK``-sized messages; the final one ends the body
+    when ``last`` (one message fewer per answer than a separate empty end message)."""
     view = data if isinstance(data, memoryview) else memoryview(data)
-    for pos in range(start, stop, CHUNK):
-        chunk = view[pos : min(pos + CHUNK, stop)]
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    pos = start
+    while True:
+        end = min(pos + CHUNK, stop)
+        more = end < stop or not last
+        await send({"type": "http.response.body", "body": view[pos:end], "more_body": more})
+        if end >= stop:
+            return
+        pos = end
 
 
 class Static:
@@ -60,9 +68,9 @@ class Static:
     def __len__(self) -> int:
         return len(self.data)
 
-    async def emit(self, send: Send, start: int, stop: int) -> None:
+    async def emit(self, send: Send, start: int, stop: int, last: bool) -> None:
         """Send the slice straight from memory."""
-        await send_chunks(send, self.data, start, stop)
+        await send_chunks(send, self.data, start, stop, last)
 
 
 class Deferred:
@@ -77,10 +85,10 @@ class Deferred:
     def __len__(self) -> int:
         return self._length
 
-    async def emit(self, send: Send, start: int, stop: int) -> None:
+    async def emit(self, send: Send, start: int, stop: int, last: bool) -> None:
         """Compute the bytes, then send the slice."""
         data = await self._make()
-        await send({"type": "http.response.body", "body": data[start:stop], "more_body": True})
+        await send({"type": "http.response.body", "body": data[start:stop], "more_body": not last})
 
 
 class Inflating:
@@ -107,25 +115,30 @@ class Inflating:
     def __len__(self) -> int:
         return self._size
 
-    async def emit(self, send: Send, start: int, stop: int) -> None:
+    async def emit(self, send: Send, start: int, stop: int, last: bool) -> None:
         """Inflate from the start, discarding up to ``start``, sending up to ``stop``."""
         inflater = Inflater(self._stream, self._size)
+        read = inflater.read
         pos = 0
         while pos < stop:
-            chunk = await anyio.to_thread.run_sync(inflater.read, CHUNK, limiter=self._limiter)
+            chunk = await anyio.to_thread.run_sync(read, CHUNK, limiter=self._limiter)
             if not chunk:
                 break
             end = pos + len(chunk)
+            final = end >= stop
+            if final and stop == self._size:
+                # Reading past the last byte checks the Adler-32 and the stream's extent
+                # before the answer is completed: a bad stream aborts it instead.
+                await anyio.to_thread.run_sync(read, CHUNK, limiter=self._limiter)
+                if self._on_complete is not None:
+                    await self._on_complete(inflater.crc)
             if end > start:
                 lo = max(start - pos, 0)
                 hi = min(stop, end) - pos
                 body = chunk if lo == 0 and hi == len(chunk) else memoryview(chunk)[lo:hi]
-                await send({"type": "http.response.body", "body": body, "more_body": True})
+                more = not (final and last)
+                await send({"type": "http.response.body", "body": body, "more_body": more})
             pos = end
-        if stop == self._size and self._on_complete is not None:
-            # Reading past the last byte checks the Adler-32 and the stream's extent.
-            await anyio.to_thread.run_sync(inflater.read, CHUNK, limiter=self._limiter)
-            await self._on_complete(inflater.crc)
 
 
 class Body:
@@ -137,15 +150,20 @@ class Body:
         self.segments = segments
         self.length = sum(len(s) for s in segments)
 
-    async def emit(self, send: Send, start: int, stop: int) -> None:
-        """Send bytes ``[start, stop)`` of the whole body (``more_body=True`` throughout)."""
+    async def emit(self, send: Send, start: int, stop: int, last: bool = True) -> None:
+        """Send bytes ``[start, stop)`` of the whole body; end the answer with them if
+        ``last`` (multipart parts pass False: their closing delimiter follows)."""
+        if start >= stop:
+            if last:
+                await send(END)
+            return
         base = 0
         for segment in self.segments:
             size = len(segment)
             lo, hi = max(start - base, 0), min(stop - base, size)
-            if lo < hi:
-                await segment.emit(send, lo, hi)
             base += size
+            if lo < hi:
+                await segment.emit(send, lo, hi, last and base >= stop)
             if base >= stop:
                 break
 

@@ -36,7 +36,7 @@ import anyio.to_thread
 
 from app.diskcache import DiskCache
 from app.git import GitError, ObjectId
-from app.http.gzipframe import Inflater, StreamMismatch, gzip_length
+from app.http.gzipframe import Inflater, StreamMismatch, gzip_length, gzip_parts
 from app.http.lru import LoopLRU
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class BlobPlan:
     raw: memoryview | None = None  # inflated copy on disk, for large hot blobs
     identity_ranges: int = 0
     etags: dict[str, bytes] = field(default_factory=dict)
+    _gzip: bytes | None = None
 
     def __post_init__(self) -> None:
         hexid = self.oid.hex()
@@ -85,6 +86,15 @@ class BlobPlan:
             DEFLATE: f'"{hexid}.z.{self.tag}"'.encode(),
             GZIP: f'"{hexid}.gz.{self.tag}"'.encode(),
         }
+
+    def gzip_member(self) -> bytes:
+        """The whole gzip body as one ``bytes``, kept: only for small blobs, CRC known."""
+        member = self._gzip
+        if member is None:
+            if self.crc is None or self.content is None:
+                raise ValueError("gzip_member() is for small blobs with a known CRC-32")
+            member = self._gzip = b"".join(gzip_parts(self.stream, self.crc, self.size))
+        return member
 
     def length(self, coding: str) -> int:
         """Length in bytes of the body in ``coding``."""
@@ -143,7 +153,9 @@ class Representations:
         return plan
 
     def _remember(self, plan: BlobPlan) -> None:
-        cost = 512 + (len(plan.content) if plan.content is not None else 0)
+        # A small blob's content, and the gzip member built from it on demand (at most
+        # about as large as the content), count against the memory budget.
+        cost = 512 + (2 * len(plan.content) if plan.content is not None else 0)
         self._plans.put(plan.oid, plan, cost)
 
     async def _thread(self, fn: Callable[[], T]) -> T:
