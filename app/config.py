@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import tomllib
@@ -150,14 +151,15 @@ def _policy(key: str, table: Any) -> CachePolicy:
 
 def _hostname(key: str, value: Any) -> str:
     _check_type(key, value, str)
-    name = value.lower().rstrip(".")
+    name = str(value).lower().rstrip(".")
     if len(name) > 253 or not _HOSTNAME.fullmatch(name):
         raise ConfigError(f"{key}: {value!r} is not a host name")
     return name
 
 
-def _prefix(key: str, value: Any) -> str:
-    _check_type(key, value, str)
+def _prefix(key: str, raw: Any) -> str:
+    _check_type(key, raw, str)
+    value = str(raw)
     if value == "":
         return value
     segments = value.split("/")
@@ -290,7 +292,7 @@ def _parsers() -> dict[str, Callable[[Any], Any]]:
         "workers": _integer("workers", 1, 256),
     }
     for key in _POLICY_KEYS:
-        parsers[key] = lambda v, k=key: _policy(k, v)
+        parsers[key] = functools.partial(_policy, key)
     for key in _PATH_KEYS:
         parsers[key] = _path(key)
     for key in _BOOL_KEYS:

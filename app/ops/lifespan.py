@@ -4,8 +4,8 @@ A router that dispatches to whole ASGI apps must start and stop them itself: ser
 send ``lifespan`` to the top-level app only. Rules: apps start in order and stop in
 reverse; if one fails to start, the ones already started are stopped and the error
 propagates; an app that does not speak lifespan (raises on the scope, or returns at once)
-counts as started. Each app gets its own ``state`` dict, which the router copies into that app's requests
-(ASGI lifespan spec, "Lifespan State").
+counts as started. Each app gets its own ``state`` dict, which the router copies into
+that app's requests (ASGI lifespan spec, "Lifespan State").
 """
 
 from __future__ import annotations

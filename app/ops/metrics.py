@@ -146,7 +146,7 @@ def endpoint(registry: CollectorRegistry = REGISTRY) -> Callable[..., Any]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its own files; read them all rather than this process only.
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return make_asgi_app(registry)
 
 

@@ -93,7 +93,7 @@ class Site:
 def _host(scope: Scope) -> str:
     for key, value in scope.get("headers", ()):
         if key == b"host":
-            return value.decode("latin-1").lower()
+            return bytes(value).decode("latin-1").lower()
     return ""
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,22 @@ def open_repositories(settings: Settings) -> list[tuple[RepositoryMount, Reposit
     return opened
 
 
+def _opened(repo: Repository) -> Callable[[Settings], Repository]:
+    # The app's lifespan "opens" the handle build_app already opened (and closes it).
+    def open_repository(_settings: Settings) -> Repository:
+        return repo
+
+    return open_repository
+
+
 def build_app(settings: Settings) -> Any:
     """The ASGI app serving every configured repository, with metrics and access log."""
     sites = []
     for mount, repo in open_repositories(settings):
         single = dataclasses.replace(settings, repository=mount.path, repositories=())
-        app = create_app(single, open_repository=lambda _settings, repo=repo: repo)
-        sites.append(Site(mount, app, repo))
+        sites.append(Site(mount, create_app(single, open_repository=_opened(repo)), repo))
     endpoints = {"/-/metrics": metrics.endpoint()} if settings.metrics else {}
-    app = Router(
+    router = Router(
         sites,
         base_domain=settings.base_domain,
         redirect_branches=settings.redirect_branches,
@@ -74,8 +82,8 @@ def build_app(settings: Settings) -> Any:
         accesslog.configure()
         log = accesslog.AccessLog(settings.access_log)
     if log is None and not settings.metrics:
-        return app
-    return ObserveRequests(app, metrics=metrics.METRICS if settings.metrics else None,
+        return router
+    return ObserveRequests(router, metrics=metrics.METRICS if settings.metrics else None,
                            access_log=log)
 
 

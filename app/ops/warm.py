@@ -142,12 +142,16 @@ async def warm_repository(settings: Settings, repo: Repository, refs: Sequence[s
     async with anyio.create_task_group() as background:
 
         def spawn(job: Callable[[], Awaitable[None]]) -> None:
-            background.start_soon(job)
+            background.start_soon(_run, job)
 
         reps = Representations(repo, disk, limiter, spawn, memory_bytes=_PLAN_MEMORY)
         outcome = await prepare(reps, oids, progress, concurrency, sys.stderr)
     progress.finish()
     return outcome
+
+
+async def _run(job: Callable[[], Awaitable[None]]) -> None:
+    await job()
 
 
 def _select(settings: Settings, repo_arg: str | None) -> list[RepositoryMount]:

@@ -48,7 +48,7 @@ def env_of(args: str) -> dict[str, str]:
     """``ENV a=1 b=2`` (the key=value form, values without spaces)."""
     pairs = [item.split("=", 1) for item in args.split()]
     assert all(len(p) == 2 for p in pairs), args
-    return dict(pairs)  # type: ignore[arg-type]
+    return {key: value for key, value in pairs}
 
 
 @pytest.fixture(scope="module")
