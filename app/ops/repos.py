@@ -133,6 +133,7 @@ class Router:
         base_domain: str | None = None,
         redirect_branches: bool = False,
         redirect_max_age: int = 60,
+        cors_origin: str | None = None,
         endpoints: Mapping[str, ASGIApp] | None = None,
     ) -> None:
         if not sites:
@@ -140,7 +141,16 @@ class Router:
         self.sites = list(sites)
         self.base_domain = base_domain
         self.redirect_branches = redirect_branches
-        self._redirect_cache = f"public, max-age={redirect_max_age}".encode()
+        # A CORS fetch checks every redirect it follows (Fetch §4.4), so redirects and our
+        # 404s carry the same Access-Control-Allow-Origin as the files.
+        cors = [(b"access-control-allow-origin", cors_origin.encode())] if cors_origin else []
+        self._redirect_headers = [
+            (b"cache-control", f"public, max-age={redirect_max_age}".encode()), *cors
+        ]
+        self._not_found_headers = [
+            (b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-cache"),
+            *cors,
+        ]
         self.endpoints = dict(endpoints or {})
         self._several = len(self.sites) > 1
         self._by_host = {s.mount.host: s for s in self.sites if s.mount.host}
@@ -173,7 +183,7 @@ class Router:
             if not prefix or path == prefix or path.startswith(prefix + "/"):
                 await self._forward(site, scope, receive, send, prefix)
                 return
-        await _respond(send, 404, b"no repository here\n", [(b"content-type", b"text/plain")])
+        await _respond(send, 404, b"no repository here\n", self._not_found_headers)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -204,7 +214,7 @@ class Router:
         site = self._preview_site(label)
         ref = site.ref_for_label(label, self._several) if site is not None else None
         if site is None or ref is None:
-            await _respond(send, 404, b"no such preview\n", [(b"content-type", b"text/plain")])
+            await _respond(send, 404, b"no such preview\n", self._not_found_headers)
             return
         ref_path = b"/" + quote(ref, safe="/").encode()
         raw = scope.get("raw_path") or quote(scope["path"]).encode()
@@ -248,7 +258,7 @@ class Router:
         if query:
             location += "?" + query.decode("latin-1")
         await _respond(send, 302, b"", [
-            (b"location", location.encode()), (b"cache-control", self._redirect_cache),
+            (b"location", location.encode()), *self._redirect_headers,
         ])
         return True
 

@@ -75,6 +75,7 @@ def build_app(settings: Settings) -> Any:
         base_domain=settings.base_domain,
         redirect_branches=settings.redirect_branches,
         redirect_max_age=settings.branch_cache.max_age,
+        cors_origin=settings.cors_origin,
         endpoints=endpoints,
     )
     log = None

@@ -247,11 +247,14 @@ def test_other_service_paths_go_to_the_first_app_or_an_endpoint(client: httpx.Cl
     ],
 )
 def test_branch_urls_redirect_to_the_commit(url: str, location: str) -> None:
-    with serving(make_router(redirect_branches=True, redirect_max_age=5)) as c:
+    router = make_router(redirect_branches=True, redirect_max_age=5, cors_origin="*")
+    with serving(router) as c:
         response = c.get(url, follow_redirects=False)
         assert response.status_code == 302
         assert response.headers["location"] == location
         assert response.headers["cache-control"] == "public, max-age=5"
+        # A cross-origin fetch must be allowed to follow the redirect.
+        assert response.headers["access-control-allow-origin"] == "*"
         # Tags, unknown names, other methods and preview hosts are not redirected.
         assert c.get("/docs/v1/a", follow_redirects=False).status_code == 200
         assert c.get("/docs/nope/a", follow_redirects=False).status_code == 200
