@@ -201,3 +201,39 @@ def test_ttl_keeps_snapshot(tmp_path: Path, git_repos) -> None:
     engine_git(clone, "update-ref", "refs/heads/later", main.hex(), env=env)
     assert "refs/heads/later" not in repo.refs()  # trusted for the TTL
     assert "refs/heads/later" in Repository.open(clone, refs_ttl=3600).refs()
+
+
+def test_concurrent_reads_while_refs_move(tmp_path: Path, git_repos) -> None:
+    import threading
+
+    env = engine_git_env(tmp_path / "home")
+    clone = tmp_path / "clone.git"
+    engine_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
+    repo = Repository.open(clone, refs_ttl=0)
+    refs = repo.refs()
+    allowed = {refs["refs/heads/main"], refs["refs/heads/feature/x"]}
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                target = repo.resolve("main/docs/a.txt")
+                if target.commit not in allowed:
+                    raise RuntimeError(f"unexpected commit {target.commit.hex()}")
+                repo.lookup(target.commit, target.path)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for n in range(20):
+        new = refs["refs/heads/feature/x" if n % 2 == 0 else "refs/heads/main"]
+        engine_git(clone, "update-ref", "refs/heads/main", new.hex(), env=env)
+        if n == 10:
+            engine_git(clone, "pack-refs", "--all", env=env)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -174,3 +174,16 @@ def test_abbrev_ambiguity_counts_only_commitish(git_repos) -> None:
     many = {_oid(f"beef{n:03x}"): 3 for n in range(ABBREV_PROBE_LIMIT)}
     with pytest.raises(AmbiguousRevision):
         _resolver(path, many).resolve("beef")
+
+
+def test_sha256_ids(git_repos) -> None:
+    path = git_repos("rich-sha256")
+    repo = Repository.open(path)
+    out = engine_git(path, "rev-parse", "main", "v1^{commit}",
+                     env=engine_git_env(path.parent / "h")).decode().split()
+    main, v1 = (ObjectId(bytes.fromhex(h)) for h in out)
+    assert len(main) == 32
+    assert repo.resolve(main.hex() + "/a.txt").commit == main
+    assert repo.resolve(main.hex()[:40]).kind == "abbrev"  # 40 hex is short in SHA-256
+    assert repo.resolve("v1/dir/b.txt").commit == v1
+    assert repo.lookup(v1, "link").path == "dir/b.txt"
