@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from app.ops.slug import preview_slugs, short_name
 ASGIApp = Callable[..., Any]
 Scope = dict[str, Any]
 
+LABELS_TTL = 1.0
 # An absolute-path reference inside a Link header (RFC 8288 §3): "</path>", not "<//host>".
 _LINK_TARGET = re.compile(rb"<(/(?!/)[^>]*)>")
 
@@ -68,20 +70,26 @@ class Site:
     app: ASGIApp
     repository: RepositoryView
     state: dict[str, Any] = field(default_factory=dict)
-    _refs: Mapping[str, Any] | None = None
+    _names: frozenset[str] = frozenset()
+    _checked: float = float("-inf")
     _by_label: dict[str, str] = field(default_factory=dict)
     _labels: dict[str, str] = field(default_factory=dict)
 
     def preview_labels(self, several: bool) -> dict[str, str]:
-        """Full ref name → preview host label, recomputed only when the refs change."""
-        refs = self.repository.refs()
-        if refs is not self._refs and (self._refs is None or refs.keys() != self._refs.keys()):
-            name = self.mount.name
-            cap = 63 - (len(name) + 2 if several else 0)
-            slugs = preview_slugs(refs, cap)
-            self._labels = {r: f"{s}--{name}" if several else s for r, s in slugs.items()}
-            self._by_label = {label: ref for ref, label in self._labels.items()}
-        self._refs = refs
+        """Full ref name → preview host label, at most ``LABELS_TTL`` seconds old."""
+        # Listing refs costs time in the number of refs, too much for every request;
+        # a branch pushed a moment ago gets its preview host within LABELS_TTL.
+        now = time.monotonic()
+        if now - self._checked >= LABELS_TTL:
+            names = frozenset(self.repository.refs())
+            if names != self._names:
+                name = self.mount.name
+                cap = 63 - (len(name) + 2 if several else 0)
+                slugs = preview_slugs(names, cap)
+                self._labels = {r: f"{s}--{name}" if several else s for r, s in slugs.items()}
+                self._by_label = {label: ref for ref, label in self._labels.items()}
+                self._names = names
+            self._checked = now
         return self._labels
 
     def ref_for_label(self, label: str, several: bool) -> str | None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.config import RepositoryMount
+from app.ops import repos
 from app.ops.repos import Router, Site
 from tests.ops.conftest import serving
 
@@ -294,3 +295,18 @@ def test_a_repository_app_that_fails_to_start_fails_the_router() -> None:
     assert sent[0]["type"] == "lifespan.startup.failed" and "no repository" in sent[0]["message"]
     # The app that had started is stopped again.
     assert events == ["good:lifespan.startup", "good:lifespan.shutdown"]
+
+
+def test_a_new_branch_gets_its_preview_once_the_label_map_is_refreshed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = FakeRepository(REFS)
+    site = Site(RepositoryMount("only", Path("/o"), prefix=""), echo_app("only"), repo)
+    with serving(Router([site], base_domain="p.example")) as c:
+        new = {"host": "new.p.example"}
+        assert c.get("/", headers=new).status_code == 404
+        repo.refs()["refs/heads/new"] = Oid("c4" * 20)
+        monkeypatch.setattr(repos, "LABELS_TTL", 3600.0)
+        assert c.get("/", headers=new).status_code == 404  # still the cached map
+        monkeypatch.setattr(repos, "LABELS_TTL", 0.0)
+        assert c.get("/", headers=new).json()["path"] == "/refs/heads/new/"
