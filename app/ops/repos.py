@@ -199,22 +199,23 @@ class Router:
         self, site: Site, scope: Scope, receive: Any, send: Any, prefix: str
     ) -> None:
         child = scope
+        raw_prefix = prefix.encode()
         if prefix or site.state:
             child = dict(scope)
             if site.state:
                 child["state"] = dict(site.state)
             if prefix:
                 child["path"] = scope["path"][len(prefix):] or "/"
-                raw = scope.get("raw_path")
-                raw_prefix = prefix.encode()
-                if raw is not None:
-                    # A client may percent-encode letters of the prefix; rebuild from path then.
-                    rest = raw[len(raw_prefix):] if raw.startswith(raw_prefix) else None
-                    child["raw_path"] = rest or quote(child["path"]).encode()
+                raw = scope.get("raw_path") or b""
+                rest = raw[len(raw_prefix):]
+                if raw.startswith(raw_prefix) and rest[:1] in (b"", b"/"):
+                    child["raw_path"] = rest or b"/"
+                else:
+                    # The client percent-encoded part of the prefix: rebuild from the path.
+                    child["raw_path"] = quote(child["path"]).encode()
         if self.redirect_branches and await self._redirect(site, child, send, prefix):
             return
         if prefix:
-            raw_prefix = prefix.encode()
             send = _MapReferences(send, lambda ref: raw_prefix + ref)
         await site.app(child, receive, send)
 

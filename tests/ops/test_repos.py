@@ -136,6 +136,9 @@ def test_requests_reach_the_right_repository_with_a_root_relative_path(
 def test_percent_encoded_paths_keep_their_encoding(client: httpx.Client) -> None:
     answer = client.get("/docs/fix%2FAPI/a%20b", headers={"host": "x.example"}).json()
     assert answer["raw_path"] == "/fix%2FAPI/a%20b"
+    # An encoded prefix still finds its repository; the rest is re-encoded from the path.
+    answer = client.get("/%64ocs/main/a%20b", headers={"host": "x.example"}).json()
+    assert (answer["app"], answer["raw_path"]) == ("docs", "/main/a%20b")
 
 
 @pytest.mark.parametrize(
