@@ -9,9 +9,10 @@ import pytest
 from app.git import UnsupportedRepository
 from app.git.gitconfig import parse_config, read_repository_format, repository_format
 from app.git.layout import discover
+from tests.git.conftest import RepoFactory
 
 
-def test_layouts(git_repos) -> None:
+def test_layouts(git_repos: RepoFactory) -> None:
     rich = git_repos("rich")
     assert discover(rich).git_dir == rich / ".git"
     assert discover(rich / ".git").git_dir == rich / ".git"
@@ -101,7 +102,7 @@ def test_format_refused(text: str, message: str) -> None:
         fmt(text)
 
 
-def test_read_real_configs(git_repos) -> None:
+def test_read_real_configs(git_repos: RepoFactory) -> None:
     assert read_repository_format(git_repos("rich") / ".git").object_format == "sha1"
     sha256 = read_repository_format(git_repos("rich-sha256") / ".git")
     assert (sha256.object_format, sha256.hash_len) == ("sha256", 32)

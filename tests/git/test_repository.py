@@ -13,6 +13,7 @@ from app.git import (
     Repository,
     UnsupportedRepository,
 )
+from tests.git.conftest import RepoFactory
 from tests.git.fixtures import engine_git, engine_git_env
 
 DIFFERENTIAL = [
@@ -62,8 +63,9 @@ def ls_tree(path: Path, treeish: str, *, recursive: bool) -> list[tuple[int, str
 
 
 @pytest.fixture(params=DIFFERENTIAL)
-def repo_path(request: pytest.FixtureRequest, git_repos) -> Path:
-    return git_repos(request.param)
+def repo_path(request: pytest.FixtureRequest, git_repos: RepoFactory) -> Path:
+    name: str = request.param
+    return git_repos(name)
 
 
 def test_refs_equal_git_rev_parse(repo_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_blobs_equal_cat_file(repo_path: Path) -> None:
             assert repo.blob(oid).size == repo.object_size(oid) == len(content)
 
 
-def test_open_metadata(git_repos) -> None:
+def test_open_metadata(git_repos: RepoFactory) -> None:
     sha1 = Repository.open(git_repos("rich"))
     assert (sha1.object_format, sha1.hash_len) == ("sha1", 20)
     assert sha1.git_dir == git_repos("rich") / ".git"
@@ -137,7 +139,7 @@ def test_open_metadata(git_repos) -> None:
     assert (sha256.object_format, sha256.hash_len) == ("sha256", 32)
 
 
-def test_head_per_layout(git_repos) -> None:
+def test_head_per_layout(git_repos: RepoFactory) -> None:
     assert Repository.open(git_repos("rich")).head() == "refs/heads/main"
     assert Repository.open(git_repos("rich-bare")).head() == "refs/heads/main"
     assert Repository.open(git_repos("rich-gitfile")).head() == "refs/heads/main"
@@ -148,12 +150,12 @@ def test_head_per_layout(git_repos) -> None:
     assert wt.git_dir.parent.name == "worktrees"
 
 
-def test_reftable_is_refused_clearly(git_repos) -> None:
+def test_reftable_is_refused_clearly(git_repos: RepoFactory) -> None:
     with pytest.raises(UnsupportedRepository, match="reftable"):
         Repository.open(git_repos("reftable"))
 
 
-def test_symref_loop_and_broken_refs(git_repos) -> None:
+def test_symref_loop_and_broken_refs(git_repos: RepoFactory) -> None:
     repo = Repository.open(git_repos("symref-loop"), refs_ttl=0)
     with pytest.raises(CorruptRefs, match="loop"):
         repo.resolve("loop1")
@@ -169,7 +171,7 @@ def test_symref_loop_and_broken_refs(git_repos) -> None:
     assert "refs/heads/garbage" not in refs
 
 
-def test_push_and_gc_show_up_without_reopening(tmp_path: Path, git_repos) -> None:
+def test_push_and_gc_show_up_without_reopening(tmp_path: Path, git_repos: RepoFactory) -> None:
     src = git_repos("rich")
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone.git"
@@ -192,7 +194,7 @@ def test_push_and_gc_show_up_without_reopening(tmp_path: Path, git_repos) -> Non
     assert repo.lookup(feature, "docs/a.txt").kind == "blob"
 
 
-def test_ttl_keeps_snapshot(tmp_path: Path, git_repos) -> None:
+def test_ttl_keeps_snapshot(tmp_path: Path, git_repos: RepoFactory) -> None:
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone.git"
     engine_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
@@ -203,7 +205,7 @@ def test_ttl_keeps_snapshot(tmp_path: Path, git_repos) -> None:
     assert "refs/heads/later" in Repository.open(clone, refs_ttl=3600).refs()
 
 
-def test_concurrent_reads_while_refs_move(tmp_path: Path, git_repos) -> None:
+def test_concurrent_reads_while_refs_move(tmp_path: Path, git_repos: RepoFactory) -> None:
     import threading
 
     env = engine_git_env(tmp_path / "home")

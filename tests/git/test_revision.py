@@ -16,11 +16,14 @@ from app.git import (
 from app.git.layout import discover
 from app.git.refs.store import RefStore
 from app.git.revision import ABBREV_PROBE_LIMIT, RevisionResolver
+from tests.git.conftest import RepoFactory
 from tests.git.fixtures import engine_git, engine_git_env
+
+Rich = tuple[Repository, Path]
 
 
 @pytest.fixture(scope="module")
-def rich(git_repos) -> tuple[Repository, Path]:
+def rich(git_repos: RepoFactory) -> Rich:
     path = git_repos("rich")
     return Repository.open(path, refs_ttl=0), path
 
@@ -50,7 +53,8 @@ def rev(path: Path, spec: str) -> ObjectId:
     ("alias/x", "main", "branch", "alias", "refs/heads/alias", "x", False),
     ("HEAD/docs/a.txt", "main", "branch", "HEAD", "refs/heads/main", "docs/a.txt", False),
 ])
-def test_resolve_names(rich, url, commit, kind, ref, full_ref, path, slash) -> None:
+def test_resolve_names(rich: Rich, url: str, commit: str, kind: str, ref: str,
+                       full_ref: str, path: str, slash: bool) -> None:
     repo, root = rich
     target = repo.resolve(url)
     assert target.commit == rev(root, commit)
@@ -58,7 +62,7 @@ def test_resolve_names(rich, url, commit, kind, ref, full_ref, path, slash) -> N
         kind, ref, full_ref, path, slash)
 
 
-def test_full_ids(rich) -> None:
+def test_full_ids(rich: Rich) -> None:
     repo, root = rich
     c1 = rev(root, "v0.1")
     target = repo.resolve(f"{c1.hex()}/docs/a.txt")
@@ -75,7 +79,7 @@ def test_full_ids(rich) -> None:
         repo.resolve(rev(root, "tree-tag").hex())
 
 
-def test_abbreviated_ids(rich) -> None:
+def test_abbreviated_ids(rich: Rich) -> None:
     repo, root = rich
     c3 = rev(root, "feature/x")
     target = repo.resolve(c3.hex()[:7] + "/docs/a.txt")
@@ -90,7 +94,7 @@ def test_abbreviated_ids(rich) -> None:
 
 @pytest.mark.parametrize("url", ["tree-tag", "blob-tag/x", "pull/1/head", "refs/pull/1/head",
                                  "nope", "feature", "refs/heads", "remotes/origin/main"])
-def test_not_found(rich, url: str) -> None:
+def test_not_found(rich: Rich, url: str) -> None:
     repo, _ = rich
     with pytest.raises(RefNotFound):
         repo.resolve(url)
@@ -99,13 +103,13 @@ def test_not_found(rich, url: str) -> None:
 @pytest.mark.parametrize("url", ["", "/", "/main", "main//x", "main/../x", "main/./x", "..",
                                  "ma\x01in", "main/a\x7f", "@", "x.lock/a", "~x", ".hidden",
                                  "a:b", "main/\ud800"])
-def test_invalid_names(rich, url: str) -> None:
+def test_invalid_names(rich: Rich, url: str) -> None:
     repo, _ = rich
     with pytest.raises(InvalidName):
         repo.resolve(url)
 
 
-def test_configured_namespace(git_repos) -> None:
+def test_configured_namespace(git_repos: RepoFactory) -> None:
     path = git_repos("rich")
     repo = Repository.open(path, namespaces=("refs/heads/", "refs/tags/", "refs/pull/"))
     target = repo.resolve("pull/1/head/README.md")
@@ -115,7 +119,7 @@ def test_configured_namespace(git_repos) -> None:
         Repository.open(path, namespaces=("heads/",))
 
 
-def test_detached_and_unborn_head(tmp_path: Path, git_repos) -> None:
+def test_detached_and_unborn_head(tmp_path: Path, git_repos: RepoFactory) -> None:
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone"
     engine_git(tmp_path, "clone", "-q", str(git_repos("rich")), str(clone), env=env)
@@ -163,7 +167,7 @@ def _resolver(path: Path, types: dict[ObjectId, int]) -> RevisionResolver:
     return RevisionResolver(refs, fake.header, fake.read, fake.find_prefix, 20)
 
 
-def test_abbrev_ambiguity_counts_only_commitish(git_repos) -> None:
+def test_abbrev_ambiguity_counts_only_commitish(git_repos: RepoFactory) -> None:
     path = git_repos("rich-bare")
     resolver = _resolver(path, {_oid("abcd1"): 1, _oid("abcd2"): 3, _oid("abce"): 1})
     assert resolver.resolve("abcd").commit == _oid("abcd1")  # the blob does not count
@@ -176,7 +180,7 @@ def test_abbrev_ambiguity_counts_only_commitish(git_repos) -> None:
         _resolver(path, many).resolve("beef")
 
 
-def test_sha256_ids(git_repos) -> None:
+def test_sha256_ids(git_repos: RepoFactory) -> None:
     path = git_repos("rich-sha256")
     repo = Repository.open(path)
     out = engine_git(path, "rev-parse", "main", "v1^{commit}",

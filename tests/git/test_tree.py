@@ -16,11 +16,14 @@ from app.git import (
     SymlinkError,
 )
 from app.git.tree import MAX_SYMLINK_HOPS, split_path
+from tests.git.conftest import RepoFactory
 from tests.git.fixtures import engine_git, engine_git_env
+
+Rich = tuple[Repository, ObjectId, Path]
 
 
 @pytest.fixture(scope="module")
-def rich(git_repos) -> tuple[Repository, ObjectId, Path]:
+def rich(git_repos: RepoFactory) -> Rich:
     path = git_repos("rich")
     repo = Repository.open(path)
     return repo, repo.resolve("main").commit, path
@@ -47,7 +50,7 @@ def rev(path: Path, spec: str) -> str:
     ("self-dot/link-rel", "docs/a.txt", "blob"),
     ("deep/a/b/up2", "docs/sub/b.txt", "blob"),
 ])
-def test_symlinks_followed(rich, path: str, followed: str, kind: str) -> None:
+def test_symlinks_followed(rich: Rich, path: str, followed: str, kind: str) -> None:
     repo, commit, root = rich
     entry = repo.lookup(commit, path)
     assert (entry.path, entry.kind) == (followed, kind)
@@ -60,14 +63,14 @@ def test_symlinks_followed(rich, path: str, followed: str, kind: str) -> None:
     "loop-a", "loop-b/x", "escape", "docs/escape2", "abs", "dangling", "through-file",
     "link-dir/escape2",
 ])
-def test_bad_symlinks(rich, path: str) -> None:
+def test_bad_symlinks(rich: Rich, path: str) -> None:
     repo, commit, _ = rich
     with pytest.raises(SymlinkError):
         repo.lookup(commit, path)
 
 
 @pytest.mark.parametrize("path", ["sub", "sub/", "sub/inner/file", "link-to-sub"])
-def test_gitlink_is_submodule(rich, path: str) -> None:
+def test_gitlink_is_submodule(rich: Rich, path: str) -> None:
     repo, commit, _ = rich
     with pytest.raises(SubmoduleEntry, match="1234567890abcdef"):
         repo.lookup(commit, path)
@@ -75,7 +78,7 @@ def test_gitlink_is_submodule(rich, path: str) -> None:
 
 @pytest.mark.parametrize("path", ["missing", "docs/nope", "README.md/x", "link-dir/nope",
                                   "deep/a/b/c/d.txt/e"])
-def test_missing_paths(rich, path: str) -> None:
+def test_missing_paths(rich: Rich, path: str) -> None:
     repo, commit, _ = rich
     with pytest.raises(PathNotFound):
         repo.lookup(commit, path)
@@ -83,13 +86,13 @@ def test_missing_paths(rich, path: str) -> None:
 
 @pytest.mark.parametrize("path", ["a//b", "../x", "docs/./a.txt", "docs/..", "a\0b", "/abs",
                                   "//"])
-def test_invalid_paths(rich, path: str) -> None:
+def test_invalid_paths(rich: Rich, path: str) -> None:
     repo, commit, _ = rich
     with pytest.raises(InvalidName):
         repo.lookup(commit, path)
 
 
-def test_special_files(rich) -> None:
+def test_special_files(rich: Rich) -> None:
     repo, commit, root = rich
     # One trailing "/" is ignored by lookup; the URL layer keeps Target.trailing_slash.
     assert repo.lookup(commit, "exec.sh/") == repo.lookup(commit, "exec.sh")
@@ -101,7 +104,7 @@ def test_special_files(rich) -> None:
     assert repo.read_blob(repo.lookup(commit, "bin.dat").oid) == (root / "bin.dat").read_bytes()
 
 
-def test_listing_kinds(rich) -> None:
+def test_listing_kinds(rich: Rich) -> None:
     repo, commit, _ = rich
     listing = {e.name: e for e in repo.list_dir(repo.lookup(commit, "").oid)}
     assert listing["link-rel"].kind == "symlink" and listing["link-rel"].mode == 0o120000
@@ -112,7 +115,7 @@ def test_listing_kinds(rich) -> None:
     assert names.index("foo-bar") < names.index("foo.txt") < names.index("foo")
 
 
-def test_warm_lookup_is_cached(rich) -> None:
+def test_warm_lookup_is_cached(rich: Rich) -> None:
     repo, commit, _ = rich
     first = repo.lookup(commit, "docs/sub/b.txt")
     assert repo.lookup(commit, "docs/sub/b.txt") is first
