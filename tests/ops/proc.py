@@ -10,11 +10,13 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKSERVE = (sys.executable, "-m", "app")
 
 
 def free_port() -> int:
@@ -24,8 +26,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Running:
+    """A packserve process that answers on ``port``."""
+
+    process: subprocess.Popen[bytes]
+    client: httpx.Client
+    port: int
+
+    def terminate(self) -> None:
+        """SIGTERM, as ``docker stop`` or systemd send it."""
+        self.process.send_signal(signal.SIGTERM)
+
+
 @contextmanager
-def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[httpx.Client]:
+def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[Running]:
     """Start ``argv`` (a packserve command line), wait for /-/healthz, stop it with SIGTERM.
 
     On leaving, asserts the process shut down on its own: uvicorn finishes in-flight
@@ -34,14 +49,14 @@ def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[
     """
     proc = subprocess.Popen(
         list(argv), env={**os.environ, **env}, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             deadline = time.monotonic() + 30
             while True:
                 if proc.poll() is not None:
-                    out, err = proc.communicate()
+                    _, err = proc.communicate()
                     raise AssertionError(f"packserve exited {proc.returncode}: {err.decode()}")
                 try:
                     if client.get("/-/healthz").status_code == 200:
@@ -51,8 +66,9 @@ def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[
                 if time.monotonic() > deadline:
                     raise AssertionError("packserve did not answer /-/healthz")
                 time.sleep(0.05)
-            yield client
-        proc.send_signal(signal.SIGTERM)
+            yield Running(proc, client, port)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode in (0, -signal.SIGTERM), err.decode()
         assert b"Finished server process" in err
@@ -60,6 +76,3 @@ def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-
-
-PACKSERVE = (sys.executable, "-m", "app")

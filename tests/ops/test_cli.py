@@ -3,8 +3,11 @@ several workers in separate processes sharing one cache and one metrics view."""
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -67,12 +70,12 @@ def test_several_workers_share_the_cache_and_report_metrics_together(
     argv = [*PACKSERVE, "serve", str(site_repos.gc), "--port", str(port), "--workers", "2",
             "--cache-dir", str(tmp_path / "cache"), "--access-log", "json"]
     oid = tree_files(site_repos.gc, "main")["data/log.txt"]
-    with running(argv, {}, port) as client:
+    with running(argv, {}, port) as server:
         for _ in range(6):
             # A new connection each time, so the kernel spreads them over the workers.
-            response = client.get("/main/data/log.txt", headers={"connection": "close"})
+            response = server.client.get("/main/data/log.txt", headers={"connection": "close"})
             assert response.content == cat_blob(site_repos.gc, oid)
-        text = client.get("/-/metrics").text
+        text = server.client.get("/-/metrics").text
     served = sum(
         sample.value
         for family in text_string_to_metric_families(text)
@@ -86,3 +89,29 @@ def test_several_workers_share_the_cache_and_report_metrics_together(
     assert len(pids) == 2
     # The delta-stored log was materialised into the shared cache once or twice, not per request.
     assert list((tmp_path / "cache").rglob(f"{oid[2:]}.zz"))
+
+
+def test_sigterm_lets_an_in_flight_download_finish(site_repos: SiteRepos, tmp_path: Path) -> None:
+    oid = tree_files(site_repos.gc, "main")["data/big.txt"]
+    expected = cat_blob(site_repos.gc, oid)
+    port = free_port()
+    argv = [*PACKSERVE, "serve", str(site_repos.gc), "--port", str(port),
+            "--cache-dir", str(tmp_path), "--graceful-timeout", "20"]
+    with running(argv, {}, port) as server, socket.socket() as sock:
+        # A tiny receive window keeps most of the body in the server until we read it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /main/data/big.txt HTTP/1.1\r\nHost: x\r\n"
+                     b"Accept-Encoding: identity\r\nConnection: close\r\n\r\n")
+        received = sock.recv(4096)
+        server.terminate()
+        time.sleep(0.5)
+        # Still running: it is waiting for our unfinished response, not cutting it.
+        assert server.process.poll() is None
+        while chunk := sock.recv(65536):
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and body == expected
+        # New connections are refused meanwhile.
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/-/healthz", timeout=2)

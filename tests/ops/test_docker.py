@@ -101,9 +101,9 @@ def test_the_image_command_serves_a_repository_and_passes_its_healthcheck(
     command = json.loads(last(final_stage, "ENTRYPOINT")) + json.loads(last(final_stage, "CMD"))
     argv = [*PACKSERVE, *command[1:]]
     health = json.loads(last(final_stage, "HEALTHCHECK").split(" CMD ", 1)[1])
-    with running(argv, env, port) as client:
+    with running(argv, env, port) as server:
         oid = tree_files(site_repos.gc, "main")["README.md"]
-        assert client.get("/main/README.md").content == cat_blob(site_repos.gc, oid)
+        assert server.client.get("/main/README.md").content == cat_blob(site_repos.gc, oid)
         probe = subprocess.run(
             [sys.executable, *health[1:]], env={**env}, capture_output=True, timeout=30
         )
