@@ -106,12 +106,12 @@ def test_sigterm_lets_an_in_flight_download_finish(site_repos: SiteRepos, tmp_pa
         received = sock.recv(4096)
         server.terminate()
         time.sleep(0.5)
-        # Still running: it is waiting for our unfinished response, not cutting it.
+        # Still running: it is waiting for our unfinished response, not cutting it, while
+        # it no longer accepts new connections.
         assert server.process.poll() is None
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/-/healthz", timeout=2)
         while chunk := sock.recv(65536):
             received += chunk
         head, _, body = received.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and body == expected
-        # New connections are refused meanwhile.
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"http://127.0.0.1:{port}/-/healthz", timeout=2)
