@@ -21,7 +21,10 @@ Rules:
 4. The same object in several packs, or twice in one pack, is fine: any copy that decodes is
    used, the next copy is tried if one is corrupt (git:t/t5303-pack-corruption-resilience.sh).
 5. Delta bases are cached by bytes (``ByteLRU``, default 96 MiB like git's
-   ``core.deltaBaseCacheLimit``); every object size is capped by ``max_object_size``.
+   ``core.deltaBaseCacheLimit``). Two size caps, checked before anything is allocated:
+   ``max_object_size`` for whatever is built in memory (``read``, every delta result; default
+   1 GiB, so a 64 KiB delta claiming 4 GiB is refused outright) and ``max_stream_size`` for
+   whole objects streamed by ``iter_content`` with bounded memory.
 6. Thread safety: lookups read the current snapshot; rescans are serialized by a lock.
 """
 
@@ -45,7 +48,11 @@ from app.git.pack.file import PackFile
 from app.git.pack.inflate import has_fdict, valid_zlib_header
 from app.git.pack.stream import StoredStream
 
-DEFAULT_MAX_OBJECT_SIZE = 4 << 30
+# In-memory results (read(), delta chains): large enough for any blob worth serving from
+# memory, small enough that a forged size cannot take the process down.
+DEFAULT_MAX_OBJECT_SIZE = 1 << 30
+# Whole objects streamed in bounded chunks: only a sanity bound on the declared size.
+DEFAULT_MAX_STREAM_SIZE = 1 << 40
 DEFAULT_DELTA_CACHE_BYTES = 96 << 20
 MAX_ALTERNATE_DEPTH = 5
 DEFAULT_PREFIX_LIMIT = 16
@@ -171,10 +178,12 @@ class ObjectDatabase:
         *,
         cache: Cache[chain.CacheKey, chain.Resolved],
         max_object_size: int,
+        max_stream_size: int,
         max_depth: int,
     ) -> None:
         self.hash_len = hash_len
         self.max_object_size = max_object_size
+        self.max_stream_size = max(max_stream_size, max_object_size)
         self.max_depth = max_depth
         self._dirs = tuple(dirs)
         self._cache = cache
@@ -191,6 +200,7 @@ class ObjectDatabase:
         *,
         cache: Cache[chain.CacheKey, chain.Resolved] | None = None,
         max_object_size: int = DEFAULT_MAX_OBJECT_SIZE,
+        max_stream_size: int = DEFAULT_MAX_STREAM_SIZE,
         max_depth: int = chain.DEFAULT_MAX_DEPTH,
     ) -> ObjectDatabase:
         """Open ``objects_dir`` (and its alternates) for a repository with ``hash_len``-byte
@@ -217,6 +227,7 @@ class ObjectDatabase:
             hash_len,
             cache=cache if cache is not None else ByteLRU(DEFAULT_DELTA_CACHE_BYTES),
             max_object_size=max_object_size,
+            max_stream_size=max_stream_size,
             max_depth=max_depth,
         )
 
@@ -304,7 +315,7 @@ class ObjectDatabase:
         """``(type, size)`` of a loose ``oid``, or ``None``."""
         for path in self._loose_paths(oid):
             try:
-                return loose.read_header(path, self.max_object_size)
+                return loose.read_header(path, self.max_stream_size)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -361,7 +372,12 @@ class ObjectDatabase:
         return self._lookup(
             oid,
             lambda pack, _pos, offset: chain.header(
-                pack, offset, self, max_size=self.max_object_size, max_depth=self.max_depth
+                pack,
+                offset,
+                self,
+                max_size=self.max_object_size,
+                max_stream_size=self.max_stream_size,
+                max_depth=self.max_depth,
             ),
             self.header_unpacked,
         )
@@ -416,7 +432,7 @@ class ObjectDatabase:
         def packed(pack: PackFile, _pos: int, offset: int) -> Iterator[bytes]:
             entry = pack.entry(offset)
             if entry.type in OBJECT_TYPES:
-                return pack.iter_inflate(entry, chunk_size, self.max_object_size)
+                return pack.iter_inflate(entry, chunk_size, self.max_stream_size)
             _, data = chain.resolve(
                 pack,
                 offset,
@@ -430,7 +446,7 @@ class ObjectDatabase:
         def unpacked(oid: bytes) -> Iterator[bytes] | None:
             for path in self._loose_paths(oid):
                 try:
-                    return loose.open_stream(path, chunk_size, self.max_object_size)[2]
+                    return loose.open_stream(path, chunk_size, self.max_stream_size)[2]
                 except FileNotFoundError:
                     continue
                 except OSError as exc:

@@ -76,7 +76,7 @@ def install(objects: Path, pack: bytes, idx: bytes) -> None:
 
 def odb_of(tmp_path: Path, *packs: tuple[bytes, bytes], **kw: int) -> ObjectDatabase:
     objects = tmp_path / "objects"
-    objects.mkdir(exist_ok=True)
+    objects.mkdir(parents=True, exist_ok=True)
     for pack, idx in packs:
         install(objects, pack, idx)
     return ObjectDatabase.open(objects, 20, **kw)
@@ -512,3 +512,26 @@ def _exercise(packfile: PackFile, offset: int) -> None:
             call()
         except GitError:
             pass
+
+
+def test_in_memory_and_streaming_caps(tmp_path: Path) -> None:
+    """``max_object_size`` bounds what is built in memory (read, delta results);
+    ``max_stream_size`` bounds whole objects streamed in chunks."""
+    base_entry = pack_entry(BLOB, BASE)
+    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(len(base_entry)))
+    odb = odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]),
+                 max_object_size=100, max_stream_size=len(BASE))
+    with pytest.raises(CorruptPack, match="cap"):
+        odb.read(BASE_ID)
+    assert odb.header(BASE_ID) == (BLOB, len(BASE))
+    assert b"".join(odb.iter_content(BASE_ID, 50)) == BASE
+    with pytest.raises(CorruptRepository, match="cap"):
+        odb.read(TARGET_ID)
+    with pytest.raises(DeltaError, match="cap"):
+        odb.header(TARGET_ID)
+    small = odb_of(tmp_path / "x", build([pack_entry(BLOB, BASE)], [BASE_ID]),
+                   max_object_size=10, max_stream_size=len(BASE) - 1)
+    with pytest.raises(CorruptPack, match="cap"):
+        small.header(BASE_ID)
+    with pytest.raises(CorruptPack, match="cap"):
+        small.iter_content(BASE_ID)

@@ -13,7 +13,7 @@ Rules:
 3. A REF_DELTA base is looked up in the same pack first (it may sit *later* in the pack
    after ``index-pack --fix-thin``), then wherever the ``BaseLookup`` finds it (another
    pack, a loose object, an alternate).
-4. Sizes are capped before inflating or applying (``max_size``).
+4. Sizes are capped before inflating or applying (``max_size``: everything built in memory).
 """
 
 from __future__ import annotations
@@ -135,14 +135,17 @@ def header(
     lookup: BaseLookup,
     *,
     max_size: int,
+    max_stream_size: int | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> tuple[int, int]:
     """``(type, size)`` of the entry at ``offset``: for a delta, the type of its chain's base
     and the result size from the delta's own header; only entry headers are walked. A size
-    over ``max_size`` is refused here too, so no caller plans a response around it."""
+    the reader would refuse is refused here too, so no caller plans a response around it:
+    over ``max_size`` for a delta (its result must be built in memory), over
+    ``max_stream_size`` (default: ``max_size``) for a whole object (it can be streamed)."""
     entry = pack.entry(offset)
     if entry.type in OBJECT_TYPES:
-        if entry.size > max_size:
+        if entry.size > (max_size if max_stream_size is None else max_stream_size):
             raise CorruptPack(f"{pack.name}@{offset}: declared size {entry.size} exceeds the cap")
         return entry.type, entry.size
     size = delta_result_size(pack, entry)
