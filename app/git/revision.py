@@ -51,7 +51,10 @@ from app.git.refs.packed import PackedRef
 from app.git.refs.store import RefSnapshot, RefStore
 
 MAX_TAG_DEPTH = 32
-TARGET_CACHE_ENTRIES = 1 << 16
+# Any "<ref>/<anything>" resolves, so the target cache is bounded by bytes, not entries: the
+# key and the path are both as long as the URL.
+TARGET_CACHE_BYTES = 16 << 20
+_TARGET_OVERHEAD = 256
 MIN_ABBREV = 4
 # How many objects sharing an abbreviation are examined; more than this is ambiguous anyway.
 ABBREV_PROBE_LIMIT = 64
@@ -159,12 +162,12 @@ class RevisionResolver:
         snap = self._refs.snapshot()
         cached_snap, targets = self._targets
         if cached_snap is not snap:
-            targets = ByteLRU(TARGET_CACHE_ENTRIES)
+            targets = ByteLRU(TARGET_CACHE_BYTES)
             self._targets = (snap, targets)
         target = targets.get(url_path)
         if target is None:
             target = self._resolve(url_path, snap)
-            targets.put(url_path, target, 1)
+            targets.put(url_path, target, 2 * len(url_path) + _TARGET_OVERHEAD)
         return target
 
     def _resolve(self, url_path: str, snap: RefSnapshot) -> Target:

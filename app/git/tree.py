@@ -125,12 +125,13 @@ class TreeWalker:
     """Path → entry over a commit's tree, with caches; thread-safe."""
 
     def __init__(self, read: ReadObject, hash_len: int, *, tree_cache_bytes: int = 64 << 20,
-                 entry_cache_entries: int = 1 << 16) -> None:
+                 entry_cache_bytes: int = 16 << 20) -> None:
         self._read = read
         self._hash_len = hash_len
         self._trees: ByteLRU[ObjectId, ParsedTree] = ByteLRU(tree_cache_bytes)
-        self._commits: ByteLRU[ObjectId, Commit] = ByteLRU(1 << 16)
-        self._entries: ByteLRU[tuple[ObjectId, str], Entry] = ByteLRU(entry_cache_entries)
+        self._commits: ByteLRU[ObjectId, Commit] = ByteLRU(16 << 20)
+        # Bounded by bytes: symlinks make arbitrarily long paths resolve ("a/self/self/…").
+        self._entries: ByteLRU[tuple[ObjectId, str], Entry] = ByteLRU(entry_cache_bytes)
 
     def commit(self, oid: ObjectId) -> Commit:
         """The parsed commit ``oid`` (cached); ``CorruptObject`` if it is not a commit."""
@@ -140,7 +141,7 @@ class TreeWalker:
             if code != objtype.COMMIT:
                 raise CorruptObject(f"{oid.hex()} is a {objtype.type_name(code)}, not a commit")
             commit = parse_commit(body, self._hash_len)
-            self._commits.put(oid, commit, 1)
+            self._commits.put(oid, commit, len(body) + 128)
         return commit
 
     def tree(self, oid: ObjectId) -> ParsedTree:
@@ -151,8 +152,9 @@ class TreeWalker:
             if code != objtype.TREE:
                 raise CorruptObject(f"{oid.hex()} is a {objtype.type_name(code)}, not a tree")
             tree = ParsedTree(parse_tree(body, self._hash_len))
-            # Parsed entries cost roughly three times the raw body.
-            self._trees.put(oid, tree, 3 * len(body) + 64)
+            # A parsed entry (TreeItem, name bytes, ObjectId, dict slot) costs about six times
+            # its ~30 raw bytes.
+            self._trees.put(oid, tree, 6 * len(body) + 64)
         return tree
 
     def list_dir(self, oid: ObjectId) -> list[DirEntry]:
@@ -167,7 +169,7 @@ class TreeWalker:
         if entry is None:
             parts = split_path(path)
             entry = self._walk(self.commit(commit).tree, parts, path)
-            self._entries.put(key, entry, 1)
+            self._entries.put(key, entry, len(path) + len(entry.path) + 256)
         return entry
 
     def _link_target(self, oid: ObjectId, where: str) -> list[bytes]:
