@@ -2,7 +2,9 @@
 
 ``packserve [serve] [REPO] [options]`` serves a repository (default: the current
 directory) or every repository of the configuration; ``packserve warm [REPO] [REF…]``
-prepares every file of those refs in the disk cache before the first visitor.
+prepares every file of those refs in the disk cache before the first visitor;
+``packserve check [REPO]`` verifies every pack, object and ref (exit 0 clean, 1 corrupt,
+2 unusable).
 
 Configuration precedence, lowest first: defaults < ``--config`` file (or
 ``PACKSERVE_CONFIG``) < ``PACKSERVE_<KEY>`` environment variables < command-line flags.
@@ -71,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     warm.add_argument("refs", nargs="*", help="refs to prepare (default: every exposed ref)")
     _common(warm)
     warm.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    check = commands.add_parser("check", help="verify every pack, object and ref of a repository")
+    check.add_argument("repo", nargs="?", help="working tree or bare repository (default: .)")
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return parser
 
 
@@ -104,9 +109,13 @@ def settings_from(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``packserve`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("serve", "warm", "-h", "--help", "--version"):
+    if not argv or argv[0] not in ("serve", "warm", "check", "-h", "--help", "--version"):
         argv.insert(0, "serve")
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        from app.check import run_check
+
+        return run_check(args.repo, progress=False if args.quiet else None)
     try:
         settings = settings_from(args)
         if args.command == "warm":

@@ -79,3 +79,15 @@ def test_progress_bar_silent_on_short_runs() -> None:
     bar(2, 2)
     bar.finish()
     assert err.getvalue() == ""
+
+
+def test_cli_check_subcommand(
+    bases: dict[str, BaseRepo],
+    corrupt: Callable[[str], Corrupted],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app.cli import main
+
+    assert main(["check", "--quiet", str(bases["nodelta"].root)]) == 0
+    assert main(["check", "-q", str(corrupt("zlib-commit").root)]) == 1
+    assert "CORRUPT:" in capsys.readouterr().out
