@@ -33,7 +33,7 @@ def test_corrupt_blob_is_a_500_for_that_url_only(site_repos: SiteRepos, tmp_path
     running = start(create_app(Settings(repository=repo, cache_dir=tmp_path / "cache")))
     try:
         with httpx.Client(base_url=running.url) as client:
-            statuses = []
+            statuses: list[int | str] = []
             for coding in ("identity", "gzip", "deflate", "identity", "gzip"):
                 try:
                     response = client.get("/main/data/big.txt", headers={"accept-encoding": coding})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_round_trip_and_restart(tmp_path: Path) -> None:
 def test_no_temporary_left_after_a_failed_write(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path, 1 << 20)
 
-    def failing():
+    def failing() -> Iterator[bytes]:
         yield b"partial"
         raise OSError("disk full")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import zlib
+from collections.abc import Callable
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_read_is_bounded() -> None:
         (lambda s: b"\x00\x00" + s[2:], 0),  # not a zlib header
     ],
 )
-def test_mismatches_are_detected(mangle, size_delta: int) -> None:
+def test_mismatches_are_detected(mangle: Callable[[bytes], bytes], size_delta: int) -> None:
     content = b"the content of a blob\n" * 300
     stream = mangle(zlib.compress(content))
     with pytest.raises(StreamMismatch):
