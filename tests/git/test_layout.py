@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.git import UnsupportedRepository
 from app.git.gitconfig import parse_config, read_repository_format, repository_format
@@ -106,3 +108,11 @@ def test_read_real_configs(git_repos: RepoFactory) -> None:
     assert read_repository_format(git_repos("rich") / ".git").object_format == "sha1"
     sha256 = read_repository_format(git_repos("rich-sha256") / ".git")
     assert (sha256.object_format, sha256.hash_len) == ("sha256", 32)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_config_raises_only_unsupported(data: bytes) -> None:
+    try:
+        repository_format(parse_config(data))
+    except UnsupportedRepository:
+        pass

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.git import CorruptRefs, ObjectId
 from app.git.refs.loose import parse_loose, read_loose, scan
@@ -61,3 +63,12 @@ def test_scan_skips_invalid_names_and_keeps_broken(tmp_path: Path) -> None:
     assert "refs/heads/main.lock" not in refs
     assert sorted(rel for rel, _, _ in stamps) == ["refs/heads", "refs/heads/feature"]
     assert scan(tmp_path, "refs/tags/", 20) == ({}, [("refs/tags", 0, 0)])
+
+
+@given(st.binary(max_size=200), st.sampled_from([20, 32]))
+def test_arbitrary_content_raises_only_corrupt_refs(data: bytes, hash_len: int) -> None:
+    try:
+        value = parse_loose(data, hash_len)
+    except CorruptRefs:
+        return
+    assert isinstance(value, str) or len(value) == hash_len

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.git import (
     AmbiguousRevision,
+    GitError,
     InvalidName,
     ObjectId,
     RefNotFound,
@@ -191,3 +194,19 @@ def test_sha256_ids(git_repos: RepoFactory) -> None:
     assert repo.resolve(main.hex()[:40]).kind == "abbrev"  # 40 hex is short in SHA-256
     assert repo.resolve("v1/dir/b.txt").commit == v1
     assert repo.lookup(v1, "link").path == "dir/b.txt"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("mainfeturxv1.0/-@{}~^:?*[\\ \x00\x7fHEADabcdef0123"))
+               | st.characters(), max_size=40))
+def test_arbitrary_url_paths_raise_only_engine_errors(git_repos: RepoFactory, url: str) -> None:
+    repo = Repository.open(git_repos("rich"))
+    try:
+        target = repo.resolve(url)
+    except GitError:
+        return
+    assert url.startswith(target.ref) or url.lower().startswith(target.ref.lower())
+    try:
+        repo.lookup(target.commit, target.path)
+    except GitError:
+        pass
