@@ -5,8 +5,8 @@ Rules:
 1. A path is ``/``-separated components below the root; ``""`` is the root and one trailing
    ``/`` is ignored. Empty, ``.`` and ``..`` components, and NUL, raise ``InvalidName``: the
    URL layer never needs them and they must not reach a lookup (DESIGN §3).
-2. Symlinks (mode 120000, the blob holds the target) are followed inside the tree like a
-   filesystem would (POSIX path resolution, git:Documentation/gitattributes has no say here):
+2. Symlinks (mode 120000, the blob holds the target) are followed inside the tree as a
+   checkout's filesystem would (path_resolution(7)):
    relative targets resolve against the link's directory, ``..`` may climb but never above the
    root, absolute targets are refused, and at most ``MAX_SYMLINK_HOPS`` = 40 links are followed
    per lookup (Linux's ``MAXSYMLINKS``). A link that loops, escapes, dangles or is absolute

@@ -7,7 +7,9 @@ Rules:
 2. Symrefs are followed at most ``SYMREF_MAXDEPTH`` = 5 deep (git:refs/refs-internal.h); a
    loop or a deeper chain raises ``CorruptRefs``. A symref to a missing ref is *unborn*.
 3. Only the configured namespaces (default ``refs/heads/`` and ``refs/tags/``) are scanned and
-   can be named; a symref inside them may point anywhere and is followed by direct reads.
+   can be named; a symref inside them may point anywhere and is followed by direct reads. Such
+   an outside target is not stamped: its move shows up with the next snapshot (any change in
+   the exposed namespaces, ``packed-refs`` or ``HEAD``).
 4. ``HEAD``, ``refs/bisect/``, ``refs/worktree/`` and ``refs/rewritten/`` are per-worktree and
    read from the git dir; every other ref and ``packed-refs`` from the common dir
    (git:Documentation/git-worktree.txt, "REFS").
