@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import uvicorn
+
+from tests.e2e.conftest import start, stop
 
 
 @contextmanager
-def serving(app: Any, **options: Any) -> Iterator[httpx.Client]:
-    """Run ``app`` under uvicorn in a thread on a free port; yield a client for it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.01)
+def serving(app: Any) -> Iterator[httpx.Client]:
+    """Run ``app`` under uvicorn (the end-to-end tests' way); yield a client for it."""
+    running = start(app)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        with httpx.Client(base_url=running.url) as client:
             yield client
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        stop(running)
