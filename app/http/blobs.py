@@ -320,8 +320,8 @@ class BlobHandler:
             return bodies.Body([bodies.Static(plan.raw)])
         reps = self.reps
 
-        async def completed(crc: int) -> None:
-            await reps.record_crc(plan, crc)
+        def completed(crc: int) -> None:
+            reps.record_crc(plan, crc)
 
         on_complete = completed if plan.crc is None else None
         return bodies.Body(

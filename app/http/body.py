@@ -94,7 +94,7 @@ class Deferred:
 class Inflating:
     """The content of a zlib stream, inflated while sent (identity of a large blob).
 
-    ``on_complete(crc)`` is awaited after a pass that inflated the whole stream and proved it,
+    ``on_complete(crc)`` is called after a pass that inflated the whole stream and proved it,
     so the first identity response also yields the blob's CRC-32.
     """
 
@@ -105,7 +105,7 @@ class Inflating:
         stream: memoryview,
         size: int,
         limiter: anyio.CapacityLimiter,
-        on_complete: Callable[[int], Awaitable[None]] | None,
+        on_complete: Callable[[int], None] | None,
     ) -> None:
         self._stream = stream
         self._size = size
@@ -131,7 +131,7 @@ class Inflating:
                 # before the answer is completed: a bad stream aborts it instead.
                 await anyio.to_thread.run_sync(read, CHUNK, limiter=self._limiter)
                 if self._on_complete is not None:
-                    await self._on_complete(inflater.crc)
+                    self._on_complete(inflater.crc)
             if end > start:
                 lo = max(start - pos, 0)
                 hi = min(stop, end) - pos

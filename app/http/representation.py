@@ -260,7 +260,7 @@ class Representations:
             finally:
                 del self._jobs[key]
                 event.set()
-            await self.record_crc(plan, crc)
+            self.record_crc(plan, crc)
         return plan.crc
 
     def prepare_crc(self, plan: BlobPlan) -> None:
@@ -285,18 +285,24 @@ class Representations:
             pass
         return inflater.crc
 
-    async def record_crc(self, plan: BlobPlan, crc: int) -> None:
-        """Keep a CRC-32 proven by a complete inflate, in the plan and on disk."""
+    def record_crc(self, plan: BlobPlan, crc: int) -> None:
+        """Keep a CRC-32 proven by a complete inflate: in the plan now, on disk in the
+        background (an fsync'd write must not delay the answer that computed it)."""
         if plan.crc is not None:
             return
         plan.crc = crc
         disk = self.disk
-        if disk is not None and not plan.made:
-            record = _CRC_RECORD.pack(crc, plan.size)
+        if disk is None or plan.made:  # a made stream's trailer already holds its CRC-32
+            return
+        record = _CRC_RECORD.pack(crc, plan.size)
+
+        async def persist() -> None:
             try:
                 await self._thread(lambda: disk.put(plan.oid.hex() + ".crc", [record]))
             except OSError as exc:
                 log.warning("disk cache unwritable: %s", exc)
+
+        self._spawn(persist)
 
     def discard(self, plan: BlobPlan) -> None:
         """Forget a plan whose stream proved bad (logged: the pack may be corrupt)."""
