@@ -50,7 +50,7 @@ def parse_loose(buf: bytes, hash_len: int, *, name: str = "ref") -> LooseValue:
     return ObjectId(bytes.fromhex(buf[:hex_len].decode("ascii")))
 
 
-def read_loose(path: Path, hash_len: int) -> LooseValue | None:
+def read_loose(path: str | os.PathLike[str], hash_len: int) -> LooseValue | None:
     """Read one loose ref; ``None`` when it is absent or a directory sits at its path."""
     try:
         st = os.lstat(path)
@@ -59,7 +59,7 @@ def read_loose(path: Path, hash_len: int) -> LooseValue | None:
     except OSError as exc:
         raise CorruptRefs(f"{path}: {exc.strerror}") from exc
     if stat.S_ISLNK(st.st_mode):
-        target = os.readlink(path)
+        target = os.fsdecode(os.readlink(path))
         if target.startswith("refs/") and check_ref_format(target):
             return target
     elif not stat.S_ISREG(st.st_mode):
@@ -109,7 +109,7 @@ def scan(base: Path, prefix: str, hash_len: int
             if not check_ref_format(name):
                 continue
             try:
-                value: LooseValue | CorruptRefs | None = read_loose(base / name, hash_len)
+                value: LooseValue | CorruptRefs | None = read_loose(entry.path, hash_len)
             except CorruptRefs as exc:
                 value = exc
             if value is not None:
