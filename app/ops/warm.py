@@ -184,6 +184,7 @@ def main(settings: Settings, repo_arg: str | None, refs: Sequence[str], *,
                 print(f"packserve warm: {mount.name}: {exc}", file=sys.stderr)
                 return 1
         failed += outcome.failed
-        print(f"packserve warm: {mount.name}: {outcome.blobs} blobs prepared"
-              f"{f', {outcome.failed} failed' if outcome.failed else ''}", file=sys.stderr)
+        failures = f", {outcome.failed} failed" if outcome.failed else ""
+        print(f"packserve warm: {mount.name}: {outcome.blobs - outcome.failed} blobs prepared"
+              f"{failures}", file=sys.stderr)
     return 1 if failed else 0
