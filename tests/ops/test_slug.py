@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.ops.slug import DNS_LABEL_MAX, preview_slugs, short_name, slugify
 
@@ -102,3 +105,24 @@ def test_preview_slugs_are_deterministic_and_order_independent() -> None:
     assert preview_slugs(refs) == preview_slugs(list(reversed(refs)))
     # Adding a colliding, non-canonical ref never moves an existing canonical preview.
     assert preview_slugs(refs)["refs/heads/a-b"] == "a-b"
+
+
+_NAME = st.text(alphabet="aAbB01-_./ü", min_size=1, max_size=90)
+
+
+@given(
+    names=st.sets(_NAME, max_size=30),
+    namespaces=st.lists(st.sampled_from(["refs/heads/", "refs/tags/"]), min_size=30,
+                        max_size=30),
+    reserve=st.integers(0, 40),
+)
+def test_slugs_are_always_distinct_dns_labels(
+    names: set[str], namespaces: list[str], reserve: int
+) -> None:
+    refs = [ns + name for ns, name in zip(namespaces, sorted(names), strict=False)]
+    cap = DNS_LABEL_MAX - reserve
+    slugs = preview_slugs(refs, cap)
+    assert set(slugs) == set(refs)
+    assert len(set(slugs.values())) == len(refs)
+    for slug in slugs.values():
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug) and len(slug) <= cap
