@@ -59,6 +59,32 @@ _ALLOW = ((b"allow", b"GET, HEAD"),)
 _EXPOSED = b"ETag, Content-Range, Content-Encoding, X-Git-Commit, Link"
 
 
+class HeaderBlock(list[Header]):
+    """The header fields of a 200, with the 304 variants derived from it kept alongside."""
+
+    __slots__ = ("not_modified",)
+
+    def __init__(self, fields: list[Header]) -> None:
+        super().__init__(fields)
+        self.not_modified: dict[str, list[Header]] = {}
+
+    def for_304(self, etag: str) -> list[Header]:
+        """The fields of a 304 standing for this 200 and naming ``etag``.
+
+        A 304 carries the validators and caching fields of the 200 it stands for (RFC 9110
+        §15.4.5), naming the variant the client holds (RFC 9111 §4.3.4), but no
+        representation metadata about a body it does not send.
+        """
+        fields = self.not_modified.get(etag)
+        if fields is None:
+            fields = self.not_modified[etag] = [
+                (name, etag.encode() if name == b"etag" else value)
+                for name, value in self
+                if name not in (b"content-length", b"content-type", b"content-encoding")
+            ]
+        return fields
+
+
 def _text(value: bytes | None) -> str | None:
     # Header values are octets; latin-1 maps each to one code point, so nothing raises.
     return None if value is None else value.decode("latin-1")
@@ -80,7 +106,7 @@ class BlobHandler:
         self.reps = reps
         self.codings = codings
         self._paths: LoopLRU[bytes, str] = LoopLRU(4096)
-        self._starts: LoopLRU[tuple[object, ...], list[Header]] = LoopLRU(8192)
+        self._starts: LoopLRU[tuple[object, ...], HeaderBlock] = LoopLRU(8192)
         extra: list[Header] = []
         if settings.cors_origin:
             extra.append((b"access-control-allow-origin", settings.cors_origin.encode()))
@@ -271,7 +297,7 @@ class BlobHandler:
 
     def _start_headers(
         self, target: Target, path: str, plan: BlobPlan, coding: str, status: int
-    ) -> list[Header]:
+    ) -> HeaderBlock:
         """The header block for this (commit, path, ref kind, blob, coding, status)."""
         key = (plan.etags[coding], target.commit, target.kind, path, status)
         block = self._starts.get(key)
@@ -281,7 +307,7 @@ class BlobHandler:
             cache = cachecontrol.for_not_found(target.kind, self.settings)
         else:
             cache = cachecontrol.for_ref(target.kind, self.settings)
-        block = [
+        fields = [
             (b"content-type", self._media_type(path).encode()),
             (b"content-length", str(plan.length(coding)).encode()),
             (b"etag", plan.etags[coding]),
@@ -292,7 +318,8 @@ class BlobHandler:
             *self._extra,
         ]
         if coding != IDENTITY:
-            block.insert(1, (b"content-encoding", coding.encode()))
+            fields.insert(1, (b"content-encoding", coding.encode()))
+        block = HeaderBlock(fields)
         self._starts.put(key, block)
         return block
 
@@ -396,14 +423,14 @@ class BlobHandler:
         target: Target,
         plan: BlobPlan,
         codings: tuple[str, ...],
-        block: list[Header],
+        block: HeaderBlock,
     ) -> bool:
         """Preconditions (RFC 9110 §13.2.2 steps 1–4); True when a 304/412 was sent."""
         last_modified = self.repo.commit_time(target.commit)
         if_match = headers.get(b"if-match")
         if_unmodified = headers.get(b"if-unmodified-since")
         if (if_match is not None or if_unmodified is not None) and precondition_failed(
-            _text(if_match), _text(if_unmodified), plan.etags[codings[0]].decode(), last_modified
+            _text(if_match), _text(if_unmodified), plan.etag_texts[codings[0]], last_modified
         ):
             await send_error(send, 412, "precondition failed", self._extra, head=head)
             return True
@@ -411,19 +438,12 @@ class BlobHandler:
         ims = headers.get(b"if-modified-since")
         if inm is None and ims is None:
             return False
-        etags = tuple(plan.etags[c].decode() for c in codings)
+        etags = tuple(plan.etag_texts[c] for c in codings)
         matched = evaluate("GET", _text(inm), _text(ims), etags, last_modified)
         if matched is None:
             return False
-        # A 304 carries the validators and caching fields of the 200 it stands for (RFC 9110
-        # §15.4.5), naming the variant the client holds (RFC 9111 §4.3.4) — but no
-        # representation metadata about a body it does not send.
-        not_modified = [
-            (name, matched.encode() if name == b"etag" else value)
-            for name, value in block
-            if name not in (b"content-length", b"content-type", b"content-encoding")
-        ]
-        await send({"type": "http.response.start", "status": 304, "headers": not_modified})
+        await send({"type": "http.response.start", "status": 304,
+                    "headers": block.for_304(matched)})
         await send(bodies.END)
         return True
 
@@ -433,10 +453,10 @@ class BlobHandler:
         headers: dict[bytes, bytes],
         plan: BlobPlan,
         coding: str,
-        block: list[Header],
+        block: HeaderBlock,
     ) -> bool:
         """Range on GET (RFC 9110 §14.2); True when a 206 or 416 was sent."""
-        if not if_range_allows(_text(headers.get(b"if-range")), plan.etags[coding].decode()):
+        if not if_range_allows(_text(headers.get(b"if-range")), plan.etag_texts[coding]):
             return False
         length = plan.length(coding)
         ranges = byte_ranges(_text(headers[b"range"]), length, self.settings.max_ranges)

@@ -77,15 +77,17 @@ class BlobPlan:
     raw: memoryview | None = None  # inflated copy on disk, for large hot blobs
     identity_ranges: int = 0
     etags: dict[str, bytes] = field(default_factory=dict)
+    etag_texts: dict[str, str] = field(default_factory=dict)
     _gzip: bytes | None = None
 
     def __post_init__(self) -> None:
         hexid = self.oid.hex()
-        self.etags = {
-            IDENTITY: f'"{hexid}"'.encode(),
-            DEFLATE: f'"{hexid}.z.{self.tag}"'.encode(),
-            GZIP: f'"{hexid}.gz.{self.tag}"'.encode(),
+        self.etag_texts = {
+            IDENTITY: f'"{hexid}"',
+            DEFLATE: f'"{hexid}.z.{self.tag}"',
+            GZIP: f'"{hexid}.gz.{self.tag}"',
         }
+        self.etags = {coding: tag.encode() for coding, tag in self.etag_texts.items()}
 
     def gzip_member(self) -> bytes:
         """The whole gzip body as one ``bytes``, kept: only for small blobs, CRC known."""
