@@ -13,6 +13,7 @@ import pytest
 
 from tests.faults.corpus import CASES_BY_NAME, Corrupted, materialize
 from tests.faults.gitrepo import BaseRepo, build_base, git_env
+from tests.faults.hostile import HostileRepo, build_hostile
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +46,9 @@ def corrupt(bases: dict[str, BaseRepo], tmp_path: Path) -> Callable[[str], Corru
         return materialize(case, bases[case.base], tmp_path / name)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def hostile(tmp_path_factory: pytest.TempPathFactory, fault_home: Path) -> HostileRepo:
+    """The hostile-tree repository (escaping symlinks, loops, odd names), built once."""
+    return build_hostile(tmp_path_factory.mktemp("hostile"), fault_home)

@@ -70,6 +70,7 @@ class HostileRepo:
     refs: dict[str, str] = field(default_factory=dict)  # URL ref spelling -> commit hex
     blobs: dict[str, bytes] = field(default_factory=dict)  # every blob of every ref
     paths: list[str] = field(default_factory=list)  # every path of main (files, dirs, links)
+    files: dict[str, str] = field(default_factory=dict)  # path in main -> blob hex
 
 
 def build_hostile(root: Path, home: Path) -> HostileRepo:
@@ -123,6 +124,8 @@ def build_hostile(root: Path, home: Path) -> HostileRepo:
             _mode, kind, hex_id = meta.decode().split()
             if ref == main:
                 repo.paths.append(path.decode())
+                if kind == "blob":
+                    repo.files[path.decode()] = hex_id
             if kind == "blob":
                 repo.blobs[hex_id] = git(work, "cat-file", "blob", hex_id, env=env)
     return repo

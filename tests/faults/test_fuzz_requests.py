@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from app.config import Settings
 from app.ops.server import build_app
 from tests.faults.asgi import AsgiDriver, AsgiResponse
-from tests.faults.hostile import MARKERS, HostileRepo, build_hostile
+from tests.faults.hostile import MARKERS, HostileRepo
 from tests.faults.test_http_corpus import decode
 
 FUZZ = settings(
@@ -41,15 +41,6 @@ FUZZ = settings(
 )
 _ETAG_ID = re.compile(r'^(?:W/)?"([0-9a-f]{40})')
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> HostileRepo:
-    """The hostile-tree repository (module scope: built once)."""
-    root = tmp_path_factory.mktemp("hostile")
-    home = root / "home"
-    home.mkdir()
-    return build_hostile(root, home)
 
 
 @pytest.fixture(scope="module")
