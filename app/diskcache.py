@@ -60,7 +60,9 @@ class DiskCache:
         path = self._path(key)
         try:
             fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+        except OSError:
+            # Absent, or unreadable (a cache directory we may not use): a miss either way;
+            # the caller re-derives the entry, which is always possible.
             return None
         try:
             st = os.fstat(fd)
