@@ -75,3 +75,19 @@ async def test_engine_errors_map_to_statuses(site_repos: SiteRepos, tmp_path: Pa
             assert got == 200  # the service keeps serving
         _, fields, _ = await call(app, "/gone/x")
         assert fields["cache-control"].startswith("public, max-age=")  # a short negative TTL
+
+
+@pytest.mark.anyio
+async def test_an_unusable_cache_directory_only_costs_speed(
+    site_repos: SiteRepos, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    app = create_app(Settings(repository=site_repos.gc, cache_dir=blocker / "cache"))
+    async with app.service.router.lifespan_context(app.service):
+        for coding in ("deflate", "gzip", "identity"):
+            # log.txt's tip is a delta: it must be deflated, and cannot be kept on disk.
+            status, fields, body = await call(app, "/main/data/log.txt",
+                                              {"accept-encoding": coding})
+            assert status == 200
+            assert int(fields["content-length"]) == len(body)
