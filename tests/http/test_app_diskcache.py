@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,3 +66,31 @@ def test_mapping_survives_eviction(tmp_path: Path) -> None:
     assert view is not None
     cache.put("bbbb00.zz", [b"b" * 3000])  # over the bound: the older entry is unlinked
     assert bytes(view[:3]) == b"aaa"  # Linux keeps the unlinked mapping valid
+
+
+WRITER = """
+import sys
+from app.diskcache import DiskCache
+cache = DiskCache(sys.argv[1], 200_000)
+me = int(sys.argv[2])
+for i in range(40):
+    cache.put("beef%02x.zz" % i, [bytes([i]) * 10_000])  # the same keys in every process
+    cache.put("%02x%02xaa.zz" % (me, i), [bytes([me]) * 5_000])  # and keys of its own
+"""
+
+
+def test_several_processes_share_one_directory(tmp_path: Path) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(n)],
+                         cwd=Path(__file__).parents[2])
+        for n in range(4)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
+    cache = DiskCache(tmp_path, 200_000)
+    files = [p for p in cache.root.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".tmp-")]
+    # Each process bounds what it sees after its own writes; together they stay near it.
+    assert sum(p.stat().st_size for p in files) <= 2 * 200_000
+    for i in range(40):
+        view = cache.map(f"beef{i:02x}.zz")
+        assert view is None or bytes(view) == bytes([i]) * 10_000  # whole, or evicted
