@@ -402,16 +402,16 @@ class BlobHandler:
         if head:
             await send(bodies.END)
             return
-        if plan.content is not None:
+        if coding == IDENTITY and plan.content is not None:
             # Small blob: the whole answer in one message, from memory.
-            if coding == IDENTITY:
-                await send({"type": "http.response.body", "body": plan.content})
+            await send({"type": "http.response.body", "body": plan.content})
+            return
+        if coding == GZIP:
+            if plan.crc is None:
+                self.reps.prepare_crc(plan)
+            elif plan.length(GZIP) <= bodies.WHOLE:
+                await send({"type": "http.response.body", "body": self.reps.gzip_member(plan)})
                 return
-            if coding == GZIP:
-                await send({"type": "http.response.body", "body": plan.gzip_member()})
-                return
-        if coding == GZIP and plan.crc is None:
-            self.reps.prepare_crc(plan)
         body = self._body(plan, coding)
         await body.emit(send, 0, body.length)
 

@@ -78,7 +78,7 @@ class BlobPlan:
     identity_ranges: int = 0
     etags: dict[str, bytes] = field(default_factory=dict)
     etag_texts: dict[str, str] = field(default_factory=dict)
-    _gzip: bytes | None = None
+    gzip_body: bytes | None = None
 
     def __post_init__(self) -> None:
         hexid = self.oid.hex()
@@ -89,14 +89,13 @@ class BlobPlan:
         }
         self.etags = {coding: tag.encode() for coding, tag in self.etag_texts.items()}
 
-    def gzip_member(self) -> bytes:
-        """The whole gzip body as one ``bytes``, kept: only for small blobs, CRC known."""
-        member = self._gzip
-        if member is None:
-            if self.crc is None or self.content is None:
-                raise ValueError("gzip_member() is for small blobs with a known CRC-32")
-            member = self._gzip = b"".join(gzip_parts(self.stream, self.crc, self.size))
-        return member
+    def memory(self) -> int:
+        """Bytes this plan keeps alive on the heap (mapped streams are not counted)."""
+        return (
+            512
+            + (len(self.content) if self.content is not None else 0)
+            + (len(self.gzip_body) if self.gzip_body is not None else 0)
+        )
 
     def length(self, coding: str) -> int:
         """Length in bytes of the body in ``coding``."""
@@ -155,10 +154,23 @@ class Representations:
         return plan
 
     def _remember(self, plan: BlobPlan) -> None:
-        # A small blob's content, and the gzip member built from it on demand (at most
-        # about as large as the content), count against the memory budget.
-        cost = 512 + (2 * len(plan.content) if plan.content is not None else 0)
-        self._plans.put(plan.oid, plan, cost)
+        self._plans.put(plan.oid, plan, plan.memory())
+
+    def gzip_member(self, plan: BlobPlan) -> bytes:
+        """The whole gzip body as one ``bytes`` (CRC-32 known), kept with the plan.
+
+        For bodies sent in one message: three messages (header, data, trailer) would make
+        uvicorn wait for the socket to drain before the trailer. The copy is made once and
+        counted against the plans' memory budget.
+        """
+        member = plan.gzip_body
+        if member is None:
+            if plan.crc is None:
+                raise ValueError("gzip_member() needs the CRC-32")
+            member = plan.gzip_body = b"".join(gzip_parts(plan.stream, plan.crc, plan.size))
+            if self._plans.get(plan.oid) is plan:
+                self._remember(plan)
+        return member
 
     async def _thread(self, fn: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
