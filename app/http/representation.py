@@ -78,7 +78,7 @@ class BlobPlan:
     identity_ranges: int = 0
     etags: dict[str, bytes] = field(default_factory=dict)
     etag_texts: dict[str, str] = field(default_factory=dict)
-    gzip_body: bytes | None = None
+    gzip_body: bytes | None = None  # the whole gzip body, once built (gzip_member)
 
     def __post_init__(self) -> None:
         hexid = self.oid.hex()
