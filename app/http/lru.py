@@ -51,6 +51,3 @@ class LoopLRU(Generic[K, V]):
         old = self._items.pop(key, None)
         if old is not None:
             self._cost -= old[1]
-
-    def __len__(self) -> int:
-        return len(self._items)
