@@ -409,13 +409,13 @@ def _verify_refs(
     if head is not None:
         values["HEAD"] = head
         loose_paths["HEAD"] = head_path
-    for name, value in sorted(values.items()):
+    for name, target in sorted(values.items()):
         report.refs += 1
         path = loose_paths.get(name, packed_path)
-        if isinstance(value, str):
+        if isinstance(target, str):
             _check_symref(path, name, values, report)
         else:
-            _check_target(path, name, value, odb, report)
+            _check_target(path, name, target, odb, report)
 
 
 def _loose_ref_files(common_dir: Path) -> Iterable[tuple[str, Path]]:
