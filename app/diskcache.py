@@ -82,6 +82,11 @@ class DiskCache:
             return None
         return bytes(view)
 
+    def remove(self, key: str) -> None:
+        """Delete an entry found damaged (mappings of it stay valid, as with eviction)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self._path(key))
+
     def put(self, key: str, chunks: Iterable[bytes | memoryview]) -> int:
         """Write an entry atomically from ``chunks``; return its size in bytes."""
         path = self._path(key)

@@ -205,10 +205,16 @@ class Representations:
 
     async def _materialise(self, blob: Blob) -> BlobPlan:
         plan = self._load_made(blob.oid, blob.size)
+        if plan is not None and plan.size <= SMALL_BLOB:
+            try:
+                plan.content = Inflater(plan.stream, plan.size).read_all()
+            except StreamMismatch:
+                self.discard(plan)  # a damaged cache entry: make it again
+                plan = None
         if plan is None:
             plan = await self._thread(lambda: self._make_stream(blob.oid, blob.size))
-        if plan.size <= SMALL_BLOB and plan.content is None:
-            plan.content = Inflater(plan.stream, plan.size).read_all()
+            if plan.size <= SMALL_BLOB:
+                plan.content = Inflater(plan.stream, plan.size).read_all()
         return plan
 
     def _load_made(self, oid: ObjectId, size: int) -> BlobPlan | None:
@@ -233,6 +239,10 @@ class Representations:
                 if out := compressor.compress(chunk):
                     state["stream_crc"] = zlib.crc32(out, state["stream_crc"])
                     yield out
+            if state["size"] != size:
+                # The object header and the content disagree: never let a Content-Length
+                # computed from one describe the other.
+                raise StreamMismatch(f"blob {oid.hex()}: {state['size']} bytes, header {size}")
             out = compressor.flush()
             state["stream_crc"] = zlib.crc32(out, state["stream_crc"])
             yield out
@@ -323,6 +333,8 @@ class Representations:
         log.error("blob %s: stream failed verification; will re-deflate", plan.oid.hex())
         if not plan.made:
             self._bad_streams.add(plan.oid)
+        elif self.disk is not None:
+            self.disk.remove(plan.oid.hex() + ".zz")
         if self._plans.get(plan.oid) is plan:
             self._plans.pop(plan.oid)
 
