@@ -61,6 +61,10 @@ _STEP = 256 * 1024
 _ZZ_TRAILER = struct.Struct("<4sIIQ")
 _ZZ_MAGIC = b"PSZ1"
 _CRC_RECORD = struct.Struct("<IQ")
+# Deflate cannot expand data more than 1032:1 (a 258-byte match per 2-bit code, RFC 1951
+# §3.2.5); an entry declaring more content than that is corrupt, and is caught before its
+# headers go out instead of halfway through its body.
+_MAX_RATIO = 1032
 
 
 @dataclass(eq=False, slots=True)
@@ -178,6 +182,10 @@ class Representations:
     async def _make(self, oid: ObjectId) -> BlobPlan:
         blob = self.repo.blob(oid)
         stored = blob.stored
+        if stored is not None and blob.size > _MAX_RATIO * len(stored.data) + 64:
+            log.error("blob %s: %d bytes cannot inflate to the declared %d", oid.hex(),
+                      len(stored.data), blob.size)
+            self._bad_streams.add(oid)
         if stored is not None and oid not in self._bad_streams:
             plan = BlobPlan(
                 oid, blob.size, stored.data, False, _stored_tag(stored.pack_id, stored.offset), None
