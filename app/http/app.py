@@ -43,6 +43,10 @@ def _open_repository(settings: Settings) -> Repository:
     return Repository.open(settings.repository, namespaces=settings.namespaces)
 
 
+def _open_cache(settings: Settings) -> DiskCache:
+    return DiskCache(settings.cache_dir, settings.cache_max_bytes)
+
+
 class PackserveApp:
     """The ASGI callable: file URLs to ``BlobHandler``, the rest to Starlette."""
 
@@ -50,10 +54,12 @@ class PackserveApp:
         self,
         settings: Settings,
         open_repository: Callable[[Settings], Repository],
+        open_cache: Callable[[Settings], DiskCache],
         codings: tuple[str, ...],
     ) -> None:
         self.settings = settings
         self._open_repository = open_repository
+        self._open_cache = open_cache
         self._codings = codings
         self.blobs: BlobHandler | None = None
         self.service = Starlette(routes=ROUTES, lifespan=self._lifespan)
@@ -64,7 +70,7 @@ class PackserveApp:
         settings = self.settings
         repo = self._open_repository(settings)
         limiter = anyio.CapacityLimiter(THREADS)
-        disk = DiskCache(settings.cache_dir, settings.cache_max_bytes)
+        disk = self._open_cache(settings)
         try:
             async with anyio.create_task_group() as background:
 
@@ -108,12 +114,14 @@ def create_app(
     settings: Settings,
     *,
     open_repository: Callable[[Settings], Repository] = _open_repository,
+    open_cache: Callable[[Settings], DiskCache] = _open_cache,
     codings: tuple[str, ...] = CODINGS,
 ) -> PackserveApp:
     """Build the application for ``settings``.
 
-    ``open_repository`` is called by the lifespan (tests pass their own opener);
+    ``open_repository`` and ``open_cache`` are called by the lifespan (tests and the
+    operations layer pass their own: a shared handle, a cache that counts its lookups);
     ``codings`` is the server's preference order among equally acceptable codings
     (default gzip, deflate, identity: ``negotiation.PREFERENCE``).
     """
-    return PackserveApp(settings, open_repository, codings)
+    return PackserveApp(settings, open_repository, open_cache, codings)
