@@ -30,11 +30,14 @@ def fault_env(fault_home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def bases(tmp_path_factory: pytest.TempPathFactory, fault_home: Path) -> dict[str, BaseRepo]:
-    """The three pristine base repositories by kind: ``deltas``, ``nodelta``, ``loose``."""
+    """The pristine base repositories by kind: ``deltas``, ``nodelta``, ``loose``, and
+    ``sha256`` (the ``deltas`` history in a SHA-256 repository)."""
     root = tmp_path_factory.mktemp("fault-bases")
-    return {
+    built = {
         kind: build_base(kind, root / kind, fault_home) for kind in ("deltas", "nodelta", "loose")
     }
+    built["sha256"] = build_base("deltas", root / "sha256", fault_home, object_format="sha256")
+    return built
 
 
 @pytest.fixture

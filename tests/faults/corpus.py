@@ -78,7 +78,7 @@ class Case:
     """One named fault."""
 
     name: str
-    base: str  # which base repository: "deltas", "nodelta", "loose"
+    base: str  # which base repository: "deltas", "nodelta", "loose", "sha256" (deltas)
     mutate: Mutation
     corrupt: bool = True  # packserve check must report it
     # The whole ref store is unreadable, so a health check may rightly say "unhealthy".
@@ -527,5 +527,10 @@ CASES: tuple[Case, ...] = (
     Case("loose-truncated", "loose", loose_truncated),
     Case("loose-huge-header", "loose", loose_huge_header),
     Case("loose-commit-zlib", "loose", loose_commit_zlib),
+    Case("sha256-zlib-blob", "sha256", _zlib_case("blob")),
+    Case("sha256-truncated-idx", "sha256", truncated_idx),
+    Case("sha256-idx-crc-mismatch", "sha256", idx_crc_mismatch),
+    Case("sha256-delta-cycle", "sha256", delta_cycle),
+    Case("sha256-offset-past-end", "sha256", offset_past_end),
 )
 CASES_BY_NAME = {case.name: case for case in CASES}
