@@ -174,18 +174,17 @@ class BlobHandler:
             await self._not_found(send, exc, None, head)
             return
         try:
-            try:
-                entry = repo.lookup(target.commit, target.path)
-            except PathNotFound:
-                if await self._fallback(scope, send, head, target):
-                    return
-                raise
+            entry = repo.lookup(target.commit, target.path)
             if entry.kind == "tree":
                 await self._directory(scope, send, head, target, entry)
             elif target.trailing_slash:
                 raise PathNotFound(f"{target.path!r} is a file, not a directory")
             else:
                 await self._file(scope, send, head, target, entry, target.path, 200)
+        except PathNotFound as exc:
+            # A missing file, or a directory with neither index.html nor a listing.
+            if not await self._fallback(scope, send, head, target):
+                await self._not_found(send, exc, target, head)
         except NotFound as exc:
             await self._not_found(send, exc, target, head)
 

@@ -200,3 +200,10 @@ def test_refs_index_revalidates(base: str) -> None:
     again = httpx.get(f"{base}/", headers={"if-none-match": page.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
+
+
+def test_spa_fallback_covers_directories_without_an_index(servers: Servers) -> None:
+    base = servers("gc", spa_fallback=True, listings=False)
+    routed = httpx.get(f"{base}/main/docs/")
+    assert routed.status_code == 200
+    assert routed.content == INDEX_HTML
