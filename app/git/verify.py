@@ -26,6 +26,8 @@ Rules:
    readers); this module only adds the checks a reader skips for speed (trailer hashes,
    CRCs, content hashes, ``.rev`` order). Alternates are used to resolve REF_DELTA bases but
    are not themselves verified; a multi-pack-index is not read (the engine does not use it).
+4. A pack, index or loose object that vanishes between the directory listing and its check
+   was removed by a concurrent ``git gc``/``repack``: it is skipped, not reported.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def verify_repository(
     objects_dir = layout.objects_dir
     odb = ObjectDatabase.open(objects_dir, hash_len)
     packs = _open_packs(objects_dir / "pack", hash_len, report)
+    orphans = _orphans(objects_dir / "pack")
     loose_files = list(_loose_files(objects_dir, hash_len))
     total = sum(index.count for _, index in packs) + len(loose_files)
     counter = _Counter(progress, total)
@@ -135,6 +138,10 @@ def verify_repository(
         report.loose_objects += 1
         counter.step()
     _verify_refs(layout.git_dir, layout.common_dir, hash_len, odb, report)
+    # Only files that are still orphans now: git renames a new .pack before its .idx and
+    # deletes an old .idx after its .pack, so a concurrent gc shows orphans for a moment.
+    for path, message in sorted(orphans & _orphans(objects_dir / "pack")):
+        report.add(path, message)
     return report
 
 
@@ -182,6 +189,27 @@ def _object_id(kind: int, size: int, pieces: Iterable[bytes], hash_len: int) -> 
 # -- packs ---------------------------------------------------------------------------------
 
 
+_PACK_NAME = re.compile(r"pack-[0-9a-f]+\.(?:pack|idx)\Z")
+
+
+def _orphans(pack_dir: Path) -> set[tuple[Path, str]]:
+    """``.pack`` files without their ``.idx`` and the reverse, with the finding to report."""
+    try:
+        names = set(os.listdir(pack_dir))
+    except OSError:
+        return set()
+    found = set()
+    for name in names:
+        if not _PACK_NAME.match(name):
+            continue
+        stem, _, ext = name.rpartition(".")
+        if ext == "pack" and f"{stem}.idx" not in names:
+            found.add((pack_dir / name, "pack without an index: its objects are unreachable"))
+        elif ext == "idx" and f"{stem}.pack" not in names:
+            found.add((pack_dir / name, "index without a pack"))
+    return found
+
+
 def _open_packs(pack_dir: Path, hash_len: int, report: Report) -> list[tuple[Path, PackIndex]]:
     """Every ``.idx`` that parses and has a good trailer, with its ``.pack`` path."""
     try:
@@ -193,16 +221,16 @@ def _open_packs(pack_dir: Path, hash_len: int, report: Report) -> list[tuple[Pat
         return []
     found: list[tuple[Path, PackIndex]] = []
     for name in names:
+        # git's own temporaries (".tmp-*", "tmp_pack_*") are not packs yet (rule 4).
+        if not _PACK_NAME.match(name):
+            continue
         path = pack_dir / name
-        if name.endswith(".pack") and not path.with_suffix(".idx").exists():
-            report.add(path, "pack without an index: its objects are unreachable")
-        if not name.endswith(".idx"):
-            continue
-        if not path.with_suffix(".pack").exists():
-            report.add(path, "index without a pack")
-            continue
+        if not name.endswith(".idx") or not path.with_suffix(".pack").exists():
+            continue  # orphans are reported by _orphans, after the long part of the run
         try:
             buf = map_file(path, OSError, "index")
+        except FileNotFoundError:
+            continue  # removed since the listing by a concurrent gc (rule 4)
         except OSError as exc:
             report.add(path, f"cannot read: {exc}")
             continue
@@ -230,6 +258,9 @@ def _verify_pack(
     hash_len = index.hash_len
     try:
         buf = map_file(pack_path, OSError, "pack")
+    except FileNotFoundError:
+        counter.step(index.count)  # removed by a concurrent gc (rule 4)
+        return
     except OSError as exc:
         report.add(pack_path, f"cannot read: {exc}")
         counter.step(index.count)
@@ -364,6 +395,8 @@ def _verify_loose(path: Path, hex_id: str, hash_len: int, report: Report) -> Non
     except GitError as exc:
         report.add(path, f"loose object does not decode: {exc}", hex_id)
         return
+    except FileNotFoundError:
+        return  # packed and pruned by a concurrent gc (rule 4)
     except OSError as exc:
         report.add(path, f"cannot read: {exc.strerror}", hex_id)
         return
