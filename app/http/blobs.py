@@ -492,7 +492,8 @@ class BlobHandler:
         parts = multipart.plan_byteranges(ranges, length, media)
         # The parts are slices of the coded bytes (RFC 9110 §14.1.2), but the multipart body
         # itself is not gzip: a top-level Content-Encoding would make clients try to decode
-        # the whole message. The coded variant stays identified by its ETag.
+        # the whole message (httplint reports exactly that as BAD_GZIP). The coded variant
+        # stays identified by its ETag (".gz." / ".z.").
         fields = [
             (b"content-type", parts.content_type.encode()),
             (b"content-length", str(parts.content_length).encode()),
