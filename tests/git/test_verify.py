@@ -57,3 +57,17 @@ def test_dangling_ref_is_reported(pristine: dict[str, BaseRepo], tmp_path: Path)
     (root / ".git" / "refs" / "heads" / "ghost").write_text("1" * 40 + "\n")
     report = verify_repository(root)
     assert [(f.path, f.oid) for f in report.findings] == [("refs/heads/ghost", "1" * 40)]
+
+
+def test_orphan_pack_reported_but_git_temporaries_ignored(
+    pristine: dict[str, BaseRepo], tmp_path: Path
+) -> None:
+    root = tmp_path / "copy"
+    shutil.copytree(pristine["nodelta"].root, root, symlinks=True)
+    pack_dir = root / ".git" / "objects" / "pack"
+    (pack_dir / ("pack-" + "ab" * 20 + ".pack")).write_bytes(b"PACK")
+    (pack_dir / ".tmp-123-pack-0123.pack").write_bytes(b"PACK")
+    (pack_dir / "tmp_pack_XyZ").write_bytes(b"PACK")
+    report = verify_repository(root)
+    assert [f.path for f in report.findings] == [f"objects/pack/pack-{'ab' * 20}.pack"]
+    assert "without an index" in report.findings[0].message
