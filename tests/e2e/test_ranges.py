@@ -77,6 +77,10 @@ def test_single_and_multi_ranges(
             response, body = raw(client, url, {"accept-encoding": coding, "range": spec})
             assert response.status_code == 206
             assert "content-range" not in response.headers
+            # The multipart message itself is not coded; the ETag names the coded variant.
+            assert "content-encoding" not in response.headers
+            marker = {"identity": '"', "gzip": ".gz.", "deflate": ".z."}[coding]
+            assert marker in response.headers["etag"]
             assert int(response.headers["content-length"]) == len(body)
             parts = parse_multipart(response.headers["content-type"], body)
             assert parts == [
