@@ -219,3 +219,26 @@ async def test_a_damaged_cache_entry_is_made_again(tmp_path: Path, content: byte
 
     await run_with(repo, disk, again)
     assert repo.iter_calls == 2
+
+
+@pytest.mark.anyio
+async def test_concurrent_first_requests_share_one_job(tmp_path: Path) -> None:
+    repo, (delta, whole) = make([LARGE, LARGE + b"x"], stored=False)
+    repo.stored[whole] = zlib.compress(repo.contents[whole])
+    plans = []
+
+    async def check(reps: Representations) -> None:
+        async def one() -> None:
+            plan = await reps.plan(delta)
+            plans.append(plan)
+            await reps.ensure_crc(await reps.plan(whole))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(one)
+
+    await run_with(repo, DiskCache(tmp_path, 1 << 25), check)
+    assert repo.iter_calls == 1  # one resolve-and-deflate for ten concurrent first requests
+    assert len({id(plan) for plan in plans}) == 1
+    crc_files = list(tmp_path.rglob("*.crc"))
+    assert len(crc_files) == 1
