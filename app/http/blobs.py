@@ -387,7 +387,7 @@ class BlobHandler:
         codings = acceptable_codings(_text(headers.get(b"accept-encoding")), self.codings)
         if not codings:
             await send_error(send, 406, "no acceptable content-coding (try identity)",
-                             self._extra, head=head)
+                             (*self._commit_headers(target, path), *self._extra), head=head)
             return
         coding = codings[0]
         block = self._start_headers(target, path, plan, coding, status)
@@ -431,7 +431,9 @@ class BlobHandler:
         if (if_match is not None or if_unmodified is not None) and precondition_failed(
             _text(if_match), _text(if_unmodified), plan.etag_texts[codings[0]], last_modified
         ):
-            await send_error(send, 412, "precondition failed", self._extra, head=head)
+            # The 412 names the commit like every answer about a file (X-Git-Commit, Link).
+            names = [(n, v) for n, v in block if n in (b"x-git-commit", b"link")]
+            await send_error(send, 412, "precondition failed", (*names, *self._extra), head=head)
             return True
         inm = headers.get(b"if-none-match")
         ims = headers.get(b"if-modified-since")
