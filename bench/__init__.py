@@ -5,5 +5,6 @@ Run it with ``python -m bench`` (see ``bench/README.md``). One concept per modul
 (the realistic repository), ``synthetic`` (the start-up repositories), ``corpus`` (the
 expected bytes), ``apps`` (the Python contenders), ``nginx`` (its configuration),
 ``contenders`` (starting and stopping servers), ``workloads``, ``verify``, ``wrk``,
-``coldstart``, ``memory``, ``pyspy``, ``report`` and ``run`` (the command).
+``noise`` (foreign load), ``coldstart``, ``memory``, ``pyspy``, ``report`` and ``run``
+(the command). ``engine`` is a separate micro-benchmark of the engine alone.
 """

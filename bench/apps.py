@@ -22,7 +22,7 @@ import mimetypes
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -204,14 +204,17 @@ def pygit2_app(repo_path: Path) -> ASGIApp:
 def dulwich_app(repo_path: Path) -> ASGIApp:
     """dulwich (pure Python): ref -> commit -> tree path -> blob, per request."""
     from dulwich.object_store import tree_lookup_path
-    from dulwich.objects import Blob
+    from dulwich.objects import Blob, Commit
+    from dulwich.refs import Ref
     from dulwich.repo import Repo
 
     repo = Repo(str(repo_path))
 
     def read(ref: str, path: str) -> tuple[str, bytes] | None:
         try:
-            commit = repo[repo.refs[f"refs/heads/{ref}".encode()]]
+            commit = repo[repo.refs[Ref(f"refs/heads/{ref}".encode())]]
+            if not isinstance(commit, Commit):
+                return None
             _mode, oid = tree_lookup_path(repo.__getitem__, commit.tree, path.encode())
             blob = repo[oid]
         except KeyError:
@@ -247,7 +250,9 @@ def main() -> None:
     parser.add_argument("--ref", default="main")
     args = parser.parse_args()
     app = build(args.kind, args)
-    lifespan = "on" if args.kind in ("starlette", "static", "static-gzip") else "off"
+    lifespan: Literal["on", "off"] = (
+        "on" if args.kind in ("starlette", "static", "static-gzip") else "off"
+    )
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
         lifespan=lifespan,

@@ -40,7 +40,9 @@ def _fresh_env(run_dir: Path) -> dict[str, str]:
 def first_requests(fleet: Fleet, name: str, small: Bodies, delta: Bodies,
                    repeats: int) -> Cold:
     """Start ``name`` ``repeats`` times; medians of start-up and first delta requests."""
-    startups, firsts, seconds = [], [], []
+    startups: list[float] = []
+    firsts: list[float] = []
+    seconds: list[float] = []
     ok = True
     for i in range(repeats):
         server = fleet.spawn(name, env=_fresh_env(fleet.setting.run_dir), tag=f"-cold{i}")

@@ -43,6 +43,7 @@ class Plan:
     startup_objects: tuple[int, int]  # synthetic repositories: (few, many) objects
     startup_repeats: int
     memory_clients: int  # concurrent downloads of the huge file
+    calm: bool  # hold runs back while foreign load is high, retry disturbed ones
 
 
 FULL = Plan(
@@ -67,6 +68,7 @@ FULL = Plan(
     startup_objects=(1_000, 1_000_000),
     startup_repeats=5,
     memory_clients=100,
+    calm=True,
 )
 
 SMOKE = Plan(
@@ -91,6 +93,7 @@ SMOKE = Plan(
     startup_objects=(1_000, 5_000),
     startup_repeats=1,
     memory_clients=10,
+    calm=False,
 )
 
 

@@ -286,11 +286,11 @@ def _tip_files(git_dir: Path, commit: str) -> list[TipFile]:
             entries.append((path.decode(), oid.decode(), int(size)))
     query = "".join(f"{oid}\n" for _, oid, _ in entries).encode()
     check = git(git_dir, "cat-file", "--batch-check=%(objectname) %(deltabase)", input=query)
-    delta = {}
+    delta: dict[str, bool] = {}
     for line in check.decode().splitlines():
-        oid, base = line.split()
-        delta[oid] = base != _ZERO_OID
-    return [TipFile(path, oid, size, delta[oid]) for path, oid, size in entries]
+        name, base = line.split()
+        delta[name] = base != _ZERO_OID
+    return [TipFile(path, name, size, delta[name]) for path, name, size in entries]
 
 
 def _nearest(files: list[TipFile], size: int) -> TipFile:

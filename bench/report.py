@@ -23,20 +23,34 @@ PACKSERVE = "packserve"
 MEMORY_LIMIT_MB = 64.0
 
 
+DISTURBED = 0.10  # foreign load above this share of the machine flags a cell
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One timed wrk run and the foreign load during it (``noise.ForeignLoad``)."""
+
+    wrk: WrkResult
+    foreign_cpu: float
+
+
 @dataclass
 class Cell:
-    """One (contender, workload): its verification and its timed runs."""
+    """One (contender, workload): its verification and its timed runs, one per round."""
 
     verdict: Verdict | None = None
-    runs: list[WrkResult] = field(default_factory=list)
+    runs: list[Run | None] = field(default_factory=list)  # index = round; None: failed
     error: str = ""
+
+    def _done(self) -> list[Run]:
+        return [r for r in self.runs if r is not None]
 
     @property
     def rps(self) -> float | None:
         """Median requests per second, when timed."""
-        if self.verdict is None or self.verdict.state != "ok" or not self.runs:
+        if self.verdict is None or self.verdict.state != "ok" or not self._done():
             return None
-        return statistics.median(r.rps for r in self.runs)
+        return statistics.median(r.wrk.rps for r in self._done())
 
     @property
     def mbps(self) -> float | None:
@@ -49,7 +63,13 @@ class Cell:
     @property
     def troubled(self) -> bool:
         """wrk saw socket errors, timeouts or statuses outside 2xx/3xx."""
-        return any(r.errors or r.bad_status for r in self.runs)
+        return any(r.wrk.errors or r.wrk.bad_status for r in self._done())
+
+    @property
+    def disturbed(self) -> bool:
+        """The median run shared the machine with noticeable foreign load."""
+        done = self._done()
+        return bool(done) and statistics.median(r.foreign_cpu for r in done) > DISTURBED
 
 
 @dataclass
@@ -70,6 +90,17 @@ class Results:
         """Median req/s of one cell, or None."""
         cell = self.cells.get((contender, workload))
         return cell.rps if cell else None
+
+    def paired(self, a: tuple[str, str], b: tuple[str, str]) -> float | None:
+        """Median over rounds of rps(a) / rps(b) within the same round (drift cancels), or
+        None unless both cells were timed in some round."""
+        cell_a, cell_b = self.cells.get(a), self.cells.get(b)
+        if cell_a is None or cell_b is None or cell_a.rps is None or cell_b.rps is None:
+            return None
+        ratios = [ra.wrk.rps / rb.wrk.rps for ra, rb in zip(cell_a.runs, cell_b.runs,
+                                                             strict=False)
+                  if ra is not None and rb is not None and rb.wrk.rps]
+        return statistics.median(ratios) if ratios else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +129,6 @@ class Ratio:
         return f"{self.value:.2f}{'x' if self.unit == 'x' else ' ' + self.unit}"
 
 
-def _div(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
 def ratios(res: Results) -> list[Ratio]:
     """Every target of the issue, computed from this run."""
     out: list[Ratio] = []
@@ -109,7 +136,7 @@ def ratios(res: Results) -> list[Ratio]:
     def vs(target: str, workload: str, other: str, bound: float,
            other_workload: str | None = None) -> None:
         theirs = other_workload or workload
-        value = _div(res.rps(PACKSERVE, workload), res.rps(other, theirs))
+        value = res.paired((PACKSERVE, workload), (other, theirs))
         detail = f"{workload} / {other} {theirs}"
         out.append(Ratio(target, detail, value, bound, "x", True))
 
@@ -153,10 +180,10 @@ def _cell_text(cell: Cell | None, workload: Workload) -> str:
     rps = cell.rps
     if rps is None:
         return "err" if cell.error else "ok"
-    text = f"{rps:,.0f}"
+    text = f"{rps:,.0f}" if rps >= 10 else f"{rps:.1f}"
     if workload.kind == "get" and cell.verdict.sent != workload.coding:
         text += " (id)"
-    return text + ("!" if cell.troubled else "")
+    return text + ("!" if cell.troubled else "") + ("~" if cell.disturbed else "")
 
 
 def table_rows(res: Results) -> list[list[str]]:
@@ -236,7 +263,9 @@ def _notes() -> list[str]:
         "Medians over the rounds. 'ok': verified, not timed in this run. '(id)': answered a "
         "gzip request with identity (timed as such). 'n/a': cannot produce the coding. "
         "'WRONG': failed verification, not timed. "
-        "'!': wrk saw socket errors or statuses outside 2xx/3xx. MB/s: body bytes on the wire.",
+        "'!': wrk saw socket errors or statuses outside 2xx/3xx. '~': other processes used "
+        f"more than {DISTURBED:.0%} of the machine during the median run. MB/s: body bytes "
+        "on the wire. Ratios: median over rounds of the ratio within each round.",
     ]
 
 
@@ -256,6 +285,9 @@ def render_text(res: Results) -> str:
         parts += ["", f"profile {p.workload} ({p.samples} samples, {p.collapsed}):"]
         parts += [f"  self {share:6.1%}  {frame}" for frame, share in p.top_self[:8]]
     parts += ["", *_repo_lines(res)]
+    v = res.meta["versions"]
+    parts += [f"machine: {res.meta['machine']}; {res.meta['pinning']}; uvicorn {v['uvicorn']} "
+              f"with {v['uvicorn_http']} on {v['uvicorn_loop']}"]
     if res.problems:
         parts += ["", "problems:", *(f"  {p}" for p in res.problems)]
     return "\n".join(parts)
@@ -267,7 +299,9 @@ def render_markdown(res: Results) -> str:
     parts = [
         "# packserve benchmark",
         "",
-        f"Machine: {meta['machine']}. Command: `{meta['command']}`. "
+        f"Machine: {meta['machine']}; uvicorn {meta['versions']['uvicorn']} with "
+        f"{meta['versions']['uvicorn_http']} on {meta['versions']['uvicorn_loop']}. "
+        f"Command: `{meta['command']}`. "
         f"Started {meta['started']}; {meta['rounds']} round(s), {meta['duration']} s per run; "
         f"{meta['pinning']}.",
         "",
@@ -313,7 +347,8 @@ def to_json(res: Results) -> dict[str, Any]:
         "meta": res.meta,
         "cells": [
             {"contender": c, "workload": w, "verdict": asdict(cell.verdict) if cell.verdict
-             else None, "runs": [asdict(r) for r in cell.runs], "median_rps": cell.rps,
+             else None, "runs": [asdict(r) if r else None for r in cell.runs],
+             "median_rps": cell.rps,
              "median_mbps": cell.mbps, "error": cell.error}
             for (c, w), cell in res.cells.items()
         ],

@@ -10,6 +10,7 @@ never about speed: 0 when it ran, 1 when it broke, 2 when a tool is missing, 3 w
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shlex
@@ -28,8 +29,9 @@ from types import FrameType
 
 from bench import coldstart, corpus, memory, pyspy, repo, synthetic, verify, wrk
 from bench.contenders import CONTENDERS, DEFAULT_PACKSERVE_CMD, Fleet, Server, Setting, fleet
+from bench.noise import ForeignLoad, wait_calm
 from bench.plan import FULL, SMOKE, Plan, with_overrides
-from bench.report import PACKSERVE, Cell, Results, render_text, write
+from bench.report import PACKSERVE, Cell, Results, Run, render_text, write
 from bench.workloads import Workload, workloads
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -37,6 +39,7 @@ START_TIMEOUT = 120.0
 # Under --smoke only these are timed (all are verified), to stay within CI's two minutes.
 SMOKE_TIMED = ("small/identity", "small/gzip", "huge/deflate", "delta/deflate", "revalidate",
                "range")
+RETRY_ABOVE = 0.25  # foreign load (share of the machine) that makes a run worth retrying
 PROFILED = ("small/identity", "small/gzip", "small/deflate", "revalidate", "large/gzip")
 
 
@@ -95,14 +98,22 @@ def _versions() -> dict[str, str]:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
         except OSError:
             return "missing"
-        return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr \
-            else "?"
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        return lines[0] if lines else "?"
 
+    def importable(module: str) -> bool:
+        return importlib.util.find_spec(module) is not None
+
+    # uvicorn picks httptools and uvloop when installed (uvicorn[standard]); without them it
+    # runs h11 (pure Python) on asyncio, several times slower for small responses.
     return {
+        "uvicorn_http": "httptools" if importable("httptools") else "h11",
+        "uvicorn_loop": "uvloop" if importable("uvloop") else "asyncio",
         "uvicorn": uvicorn.__version__, "starlette": starlette.__version__,
-        "pygit2": pygit2.__version__, "dulwich": ".".join(map(str, dulwich.__version__)),
-        "nginx": tool(["nginx", "-v"]), "wrk": tool(["wrk", "-v"]), "git": tool(["git",
-                                                                                 "--version"]),
+        "pygit2": str(getattr(pygit2, "__version__", "?")),
+        "dulwich": ".".join(map(str, dulwich.__version__)),
+        "nginx": tool(["nginx", "-v"]), "wrk": tool(["wrk", "-v"]),
+        "git": tool(["git", "--version"]),
     }
 
 
@@ -132,7 +143,7 @@ class _Bench:
         self.wrk = wrk_bin
         self.scripts: dict[tuple[str, str], Path] = {}
 
-    def _guard(self, what: str, action: Callable[[], object]) -> None:
+    def guard(self, what: str, action: Callable[[], object]) -> None:
         """Run a phase; a contender's failure is recorded, not fatal."""
         try:
             action()
@@ -153,7 +164,7 @@ class _Bench:
                     server.stop()
                     raise
                 servers[name] = server
-            self._guard(f"start {name}", start)
+            self.guard(f"start {name}", start)
         return servers
 
     def verify_all(self, servers: dict[str, Server]) -> None:
@@ -162,8 +173,9 @@ class _Bench:
                 bodies = self.bodies[w.role]
                 verdict = verify.check(server.port, w, bodies)
                 self.res.cells[(name, w.name)] = Cell(verdict=verdict)
+                if verdict.state == "wrong":
+                    _log(f"{name} {w.name}: WRONG: {verdict.note}")
                 if verdict.state != "ok":
-                    _log(f"{name} {w.name}: {verdict.state}: {verdict.note}")
                     continue
                 path = self.setting.run_dir / "lua" / f"{name}-{w.name}.lua".replace("/", "-")
                 path.parent.mkdir(exist_ok=True)
@@ -177,11 +189,24 @@ class _Bench:
             names = list(SMOKE_TIMED)
         return [w for w in self.res.workloads if names is None or w.name in names]
 
-    def _load(self, server: Server, w: Workload, seconds: int) -> wrk.WrkResult:
-        result = wrk.run(self.wrk, server.port, self.scripts[(server.name, w.name)],
-                         connections=w.connections, duration=seconds, timeout=w.timeout)
+    def _load(self, server: Server, w: Workload, seconds: int) -> Run:
+        with ForeignLoad(server) as load:
+            result = wrk.run(self.wrk, server.port, self.scripts[(server.name, w.name)],
+                             connections=w.connections, duration=seconds, timeout=w.timeout)
         server.wait_idle()
-        return result
+        return Run(result, load.share)
+
+    def _timed_run(self, server: Server, w: Workload) -> Run:
+        """A timed run, started when the machine is calm; one disturbed by foreign load
+        anyway is retried once, the calmer kept (unless the plan says not to bother)."""
+        if self.plan.calm:
+            wait_calm()
+        run = self._load(server, w, w.duration)
+        if self.plan.calm and run.foreign_cpu > RETRY_ABOVE:
+            wait_calm()
+            again = self._load(server, w, w.duration)
+            run = min(run, again, key=lambda r: r.foreign_cpu)
+        return run
 
     def rounds(self, servers: dict[str, Server]) -> None:
         timed = self._timed()
@@ -192,7 +217,7 @@ class _Bench:
             for w in timed:
                 for name in names:
                     if (name, w.name) in self.scripts:
-                        self._guard(f"warm-up {name} {w.name}",
+                        self.guard(f"warm-up {name} {w.name}",
                                     partial(self._load, servers[name], w, self.plan.warmup))
         for r in range(self.plan.rounds):
             _log(f"round {r + 1}/{self.plan.rounds}: {runs} runs")
@@ -203,8 +228,9 @@ class _Bench:
                     if (name, w.name) not in self.scripts:
                         continue
                     cell = self.res.cells[(name, w.name)]
+                    cell.runs.append(None)
                     try:
-                        cell.runs.append(self._load(servers[name], w, w.duration))
+                        cell.runs[r] = self._timed_run(servers[name], w)
                     except (RuntimeError, subprocess.SubprocessError) as exc:
                         cell.error = str(exc)
                         _log(f"{name} {w.name}: wrk failed: {exc}")
@@ -324,10 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                 bench.cold(fl)
             if "startup" not in skip and PACKSERVE in servers:
                 _log("start-up against repository size")
-                bench._guard("start-up", lambda: bench.startup(fl, cache_dir))
+                bench.guard("start-up", lambda: bench.startup(fl, cache_dir))
             if "memory" not in skip and PACKSERVE in servers:
                 _log("resident memory under concurrent downloads")
-                bench._guard("memory", lambda: bench.memory(fl))
+                bench.guard("memory", lambda: bench.memory(fl))
         results.meta["finished"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         print(render_text(results))
         stem = ("smoke-" if args.smoke else "") + started.replace(":", "")
