@@ -3,8 +3,10 @@
 - ``first_requests``: for one contender, start it afresh (a new empty cache directory), time
   process start -> first 200 for the small file, then the first and the second gzip request
   for the delta-stored file (the first pays for resolving the delta chain and compressing).
-- ``startup_scaling``: packserve's process start -> first 200 on synthetic repositories of
-  few and many objects, alternated, so start-up cost that grows with the repository shows.
+- ``startup_scaling``: packserve's process start -> first answer (any status, on ``/-/``:
+  the process listens) and -> first 200 for a file, on synthetic repositories of few and
+  many objects, alternated, so start-up cost that grows with the repository shows, and
+  whether it is paid before listening or by the first request.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from bench.synthetic import PROBE_PATH
 from bench.verify import fetch
 
 START_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    """One fresh start on a synthetic repository (seconds since process start)."""
+
+    listening_s: float
+    first_200_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +69,18 @@ def first_requests(fleet: Fleet, name: str, small: Bodies, delta: Bodies,
                 statistics.median(seconds), ok)
 
 
-def startup_scaling(fleet: Fleet, repos: dict[int, Path], repeats: int) -> dict[int, list[float]]:
-    """Object count -> packserve start-up times (seconds) on that synthetic repository."""
-    times: dict[int, list[float]] = {count: [] for count in repos}
+def startup_scaling(fleet: Fleet, repos: dict[int, Path],
+                    repeats: int) -> dict[int, list[Startup]]:
+    """Object count -> packserve's fresh starts on that synthetic repository."""
+    times: dict[int, list[Startup]] = {count: [] for count in repos}
     for i in range(repeats):
         for count, git_dir in repos.items():
             server = fleet.spawn("packserve", env=_fresh_env(fleet.setting.run_dir),
                                  tag=f"-startup{count}-{i}", git_dir=git_dir)
             try:
-                times[count].append(server.wait_ready(f"/main/{PROBE_PATH}", START_TIMEOUT))
+                listening = server.wait_ready("/-/", START_TIMEOUT, any_status=True)
+                first = server.wait_ready(f"/main/{PROBE_PATH}", START_TIMEOUT)
+                times[count].append(Startup(listening, first))
             finally:
                 server.stop()
     return times

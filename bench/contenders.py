@@ -150,8 +150,9 @@ class Server:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
 
-    def wait_ready(self, path: str, timeout: float) -> float:
-        """Poll ``GET path`` until a 200; return seconds since ``start``."""
+    def wait_ready(self, path: str, timeout: float, *, any_status: bool = False) -> float:
+        """Poll ``GET path`` until a 200 (with ``any_status``: any answer at all); return
+        seconds since ``start``."""
         deadline = self.started_at + timeout
         while True:
             if self._proc is None or self._proc.poll() is not None:
@@ -163,7 +164,7 @@ class Server:
                 response = conn.getresponse()
                 response.read()
                 conn.close()
-                if response.status == 200:
+                if response.status == 200 or any_status:
                     return time.monotonic() - self.started_at
             except OSError:
                 pass

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.coldstart import Cold
+from bench.coldstart import Cold, Startup
 from bench.memory import MemoryRun
 from bench.pyspy import Profile
 from bench.verify import Verdict
@@ -81,7 +81,7 @@ class Results:
     workloads: list[Workload]
     cells: dict[tuple[str, str], Cell]
     cold: dict[str, Cold | str] = field(default_factory=dict)  # str: what went wrong
-    startup: dict[int, list[float]] = field(default_factory=dict)
+    startup: dict[int, list[Startup]] = field(default_factory=dict)
     memory: list[MemoryRun] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # phases that could not run
@@ -157,8 +157,8 @@ def ratios(res: Results) -> list[Ratio]:
            f"{role}/gzip")
     if len(res.startup) == 2:
         few, many = sorted(res.startup)
-        few_s = statistics.median(res.startup[few])
-        many_s = statistics.median(res.startup[many])
+        few_s = statistics.median(s.first_200_s for s in res.startup[few])
+        many_s = statistics.median(s.first_200_s for s in res.startup[many])
         out.append(Ratio("start-up independent of size", f"{many:,} / {few:,} objects",
                          many_s / few_s if few_s else None, 1.2, "x", False))
         out.append(Ratio("start-up well under a second", f"{many:,} objects", many_s, 1.0,
@@ -239,6 +239,16 @@ def _cold_rows(res: Results) -> list[list[str]]:
     return rows
 
 
+def _startup_rows(res: Results) -> list[list[str]]:
+    rows = [["objects", "start -> listening", "start -> first 200", "starts"]]
+    for count, starts in sorted(res.startup.items()):
+        listening = statistics.median(s.listening_s for s in starts)
+        first = statistics.median(s.first_200_s for s in starts)
+        rows.append([f"{count:,}", f"{listening * 1000:,.0f} ms", f"{first * 1000:,.0f} ms",
+                     str(len(starts))])
+    return rows
+
+
 def _memory_rows(res: Results) -> list[list[str]]:
     rows = [["coding", "clients", "baseline", "peak", "added", "complete", "seconds"]]
     for m in res.memory:
@@ -275,9 +285,8 @@ def render_text(res: Results) -> str:
     if res.cold:
         parts += ["", "first requests after start-up (medians):", _aligned(_cold_rows(res))]
     if res.startup:
-        parts += ["", "packserve start-up (process start -> first 200), medians: " + ", ".join(
-            f"{n:,} objects {statistics.median(t) * 1000:,.0f} ms"
-            for n, t in sorted(res.startup.items()))]
+        parts += ["", "packserve start-up against repository size (medians):",
+                  _aligned(_startup_rows(res))]
     if res.memory:
         parts += ["", "packserve resident memory, concurrent huge downloads:",
                   _aligned(_memory_rows(res))]
@@ -321,10 +330,8 @@ def render_markdown(res: Results) -> str:
     if res.cold:
         parts += ["", "## First requests after start-up", "", _markdown_table(_cold_rows(res))]
     if res.startup:
-        parts += ["", "## Start-up against repository size", ""]
-        parts += [f"- {n:,} objects: median {statistics.median(t) * 1000:,.0f} ms "
-                  f"({', '.join(f'{x * 1000:.0f}' for x in t)} ms)"
-                  for n, t in sorted(res.startup.items())]
+        parts += ["", "## Start-up against repository size (medians)", "",
+                  _markdown_table(_startup_rows(res))]
     if res.memory:
         parts += ["", "## Resident memory under concurrent downloads", "",
                   _markdown_table(_memory_rows(res))]
@@ -354,7 +361,7 @@ def to_json(res: Results) -> dict[str, Any]:
         ],
         "ratios": [{**asdict(r), "verdict": r.verdict} for r in ratios(res)],
         "cold": {k: v if isinstance(v, str) else asdict(v) for k, v in res.cold.items()},
-        "startup": {str(k): v for k, v in res.startup.items()},
+        "startup": {str(k): [asdict(s) for s in v] for k, v in res.startup.items()},
         "memory": [{**asdict(m), "added_mb": m.added_mb} for m in res.memory],
         "profiles": [asdict(p) for p in res.profiles],
         "problems": res.problems,
