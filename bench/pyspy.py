@@ -3,10 +3,12 @@
 py-spy records the server process without stopping it (``--nonblocking``) while wrk drives
 one workload; the collapsed stacks (``--format raw``, one ``frame;frame;... count`` line per
 stack; flamegraph.pl, inferno and speedscope read it) are kept under the results directory
-and summarised here: the functions most often on top of the stack (self) and on the stack
-at all (inclusive, leaving out the frames on nearly every stack: the event loop and the
-server's entry points), as shares of the samples. Idle samples (the event loop waiting in
-``select``) are not recorded, so the shares are shares of busy time.
+and summarised here, as shares of the samples: the functions most often on top of the stack
+(self), the same grouped by area (packserve's packages, each library, each stdlib module),
+and packserve's own functions on the stack at all (inclusive: what each costs with its
+callees). Idle samples (the event loop waiting in ``select``) are not recorded, so the
+shares are shares of busy time. Non-blocking sampling sometimes cuts a stack short, which is
+why nothing is measured from the root.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class Profile:
     workload: str
     samples: int
     top_self: list[tuple[str, float]]  # (function, share of samples)
-    top_inclusive: list[tuple[str, float]]
+    areas: list[tuple[str, float]]  # (area of the top frame, share of samples)
+    top_app: list[tuple[str, float]]  # packserve's functions, inclusive
     collapsed: str  # path of the raw recording
 
 
@@ -55,9 +58,20 @@ def _short(frame: str) -> str:
     return f"{name} ({where}" if where else name
 
 
+def _area(frame: str) -> str:
+    """"f (app/http/body.py)" -> "app/http"; "f (h11/_util.py)" -> "h11"; stdlib: module."""
+    where = frame.rpartition(" (")[2].rstrip(")")
+    if where.startswith("app/"):
+        return "/".join(where.split("/")[:2]).removesuffix(".py")
+    if where.startswith(".11/"):  # "/lib/python3.11/x.py" cut at "/lib/python3"
+        where = where[4:]
+    return where.split("/")[0].removesuffix(".py")
+
+
 def summarize(workload: str, collapsed: Path, top: int = 12) -> Profile:
-    """Top self and inclusive functions of a recording."""
+    """Top functions (self), areas (self) and packserve functions (inclusive)."""
     own: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
@@ -68,11 +82,15 @@ def summarize(workload: str, collapsed: Path, top: int = 12) -> Profile:
         frames = [_short(f) for f in stack.split(";")]
         total += count
         own[frames[-1]] += count
+        areas[_area(frames[-1])] += count
         for frame in set(frames):
-            inclusive[frame] += count
-
+            if "(app/" in frame and "(app/__main__" not in frame and "(app/cli" not in frame:
+                inclusive[frame] += count
     if not total:
-        return Profile(workload, 0, [], [], str(collapsed))
-    top_self = [(f, n / total) for f, n in own.most_common(top)]
-    telling = [(f, n / total) for f, n in inclusive.most_common() if n / total < 0.97]
-    return Profile(workload, total, top_self, telling[:top], str(collapsed))
+        return Profile(workload, 0, [], [], [], str(collapsed))
+
+    def shares(counter: Counter[str], n: int) -> list[tuple[str, float]]:
+        return [(f, c / total) for f, c in counter.most_common(n)]
+
+    return Profile(workload, total, shares(own, top), shares(areas, 10),
+                   shares(inclusive, top), str(collapsed))

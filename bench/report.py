@@ -292,6 +292,7 @@ def render_text(res: Results) -> str:
                   _aligned(_memory_rows(res))]
     for p in res.profiles:
         parts += ["", f"profile {p.workload} ({p.samples} samples, {p.collapsed}):"]
+        parts += ["  by area: " + ", ".join(f"{a} {share:.0%}" for a, share in p.areas)]
         parts += [f"  self {share:6.1%}  {frame}" for frame, share in p.top_self[:8]]
     parts += ["", *_repo_lines(res)]
     v = res.meta["versions"]
@@ -337,11 +338,13 @@ def render_markdown(res: Results) -> str:
                   _markdown_table(_memory_rows(res))]
     for p in res.profiles:
         parts += ["", f"## Profile: {p.workload}", "",
-                  f"{p.samples} samples; collapsed stacks in `{p.collapsed}`.", "",
-                  "| self | function | | inclusive | function |", "|---:|---|---|---:|---|"]
-        for i in range(max(len(p.top_self), len(p.top_inclusive))):
+                  f"{p.samples} samples; collapsed stacks in `{p.collapsed}`. Self time by "
+                  "area: " + ", ".join(f"{a} {share:.0%}" for a, share in p.areas) + ".", "",
+                  "| self | function | | inclusive | packserve function |",
+                  "|---:|---|---|---:|---|"]
+        for i in range(max(len(p.top_self), len(p.top_app))):
             s = p.top_self[i] if i < len(p.top_self) else ("", 0.0)
-            n = p.top_inclusive[i] if i < len(p.top_inclusive) else ("", 0.0)
+            n = p.top_app[i] if i < len(p.top_app) else ("", 0.0)
             parts.append(f"| {s[1]:.1%} | `{s[0]}` | | {n[1]:.1%} | `{n[0]}` |")
     if res.problems:
         parts += ["", "## Problems", "", *[f"- {p}" for p in res.problems]]
