@@ -30,7 +30,7 @@ from app.config import Settings
 from app.ops.server import build_app
 from tests.faults.asgi import AsgiDriver, AsgiResponse
 from tests.faults.hostile import MARKERS, HostileRepo
-from tests.faults.test_http_corpus import decode
+from tests.faults.wire import decode
 
 FUZZ = settings(
     derandomize=True,

@@ -8,7 +8,6 @@ under ``PEAK_RSS_KB``. (``/-/healthz`` may answer 503 when the whole ref store i
 
 from __future__ import annotations
 
-import gzip
 import time
 import zlib
 from collections.abc import Callable
@@ -20,26 +19,12 @@ import pytest
 
 from tests.faults.corpus import CASES, Corrupted, State
 from tests.faults.server import Server
+from tests.faults.wire import decode
 
 REQUEST_SECONDS = 10.0
 PEAK_RSS_KB = 400 * 1024
 SAMPLE = 15  # unaffected URLs per case (every affected URL is requested)
 ENCODINGS = ("identity", "gzip", "deflate")
-
-
-def decode(encoding: str | None, body: bytes) -> bytes:
-    """The representation's bytes back to the content (raises on a broken coding)."""
-    if encoding in (None, "identity"):
-        return body
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        inflater = zlib.decompressobj()
-        out = inflater.decompress(body) + inflater.flush()
-        if not inflater.eof or inflater.unused_data:
-            raise ValueError("deflate body is not exactly one zlib stream")
-        return out
-    raise ValueError(f"unexpected Content-Encoding {encoding!r}")
 
 
 class Fetched:

@@ -9,7 +9,6 @@ git's bytes.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,7 @@ import pytest
 
 from tests.faults.hostile import CHAIN, MARKERS, HostileRepo
 from tests.faults.server import Server
-
-ANSWER_SECONDS = 5.0
+from tests.faults.wire import ANSWER_SECONDS, raw_get
 
 # Targets that try to leave the tree (or the URL space) and must not answer 200.
 ESCAPES = [
@@ -91,28 +89,6 @@ REFUSABLE = {
     "/main/back%5Cslash.txt": "back\\slash.txt",
     "/main/back\\slash.txt": "back\\slash.txt",
 }
-
-
-def raw_get(port: int, target: str, timeout: float = ANSWER_SECONDS) -> tuple[int, bytes, bytes]:
-    """Send ``GET <target>`` verbatim; return (status, head, body) read until close."""
-    request = (
-        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode("latin-1")
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(request)
-        deadline = time.monotonic() + timeout
-        while True:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
-            data = sock.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
-    return status, head, body
 
 
 @pytest.fixture(scope="module")

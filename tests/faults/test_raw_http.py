@@ -20,7 +20,7 @@ import pytest
 
 from tests.faults.hostile import MARKERS, HostileRepo
 from tests.faults.server import Server
-from tests.faults.test_path_safety import raw_get
+from tests.faults.wire import raw_get
 
 MUTATIONS = 300
 READ_SECONDS = 3.0

@@ -17,7 +17,7 @@ import pytest
 from tests.faults.gitrepo import git
 from tests.faults.rewrite import Oracle, Reader, Writer, build_site
 from tests.faults.server import Server
-from tests.faults.test_http_corpus import decode
+from tests.faults.wire import decode
 
 LOAD_SECONDS = 8.0
 READERS = 6
