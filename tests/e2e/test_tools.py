@@ -26,6 +26,7 @@ SWEEP_HEADERS: tuple[dict[str, str], ...] = (
     {"accept-encoding": "deflate"},
     {"accept-encoding": "identity", "range": "bytes=0-9"},
     {"accept-encoding": "gzip", "range": "bytes=0-9,20-29"},
+    {"accept-encoding": "identity", "range": "bytes=0-9,20-29"},
     {"accept-encoding": "identity", "range": "bytes=999999999-"},
     {"accept-encoding": "identity;q=0"},
 )
