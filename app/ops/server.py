@@ -63,12 +63,19 @@ def _opened(repo: Repository) -> Callable[[Settings], Repository]:
     return open_repository
 
 
+def _counting_cache(settings: Settings) -> metrics.CountingDiskCache:
+    return metrics.CountingDiskCache(settings.cache_dir, settings.cache_max_bytes)
+
+
 def build_app(settings: Settings) -> Any:
     """The ASGI app serving every configured repository, with metrics and access log."""
+    # The counting cache is how /-/metrics sees hits, misses, delta resolutions and inflates.
+    counting: dict[str, Any] = {"open_cache": _counting_cache} if settings.metrics else {}
     sites = []
     for mount, repo in open_repositories(settings):
         single = dataclasses.replace(settings, repository=mount.path, repositories=())
-        sites.append(Site(mount, create_app(single, open_repository=_opened(repo)), repo))
+        app = create_app(single, open_repository=_opened(repo), **counting)
+        sites.append(Site(mount, app, repo))
     endpoints = {"/-/metrics": metrics.endpoint()} if settings.metrics else {}
     router = Router(
         sites,
