@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -64,9 +64,9 @@ class Damage:
     # not through the (damaged) idx.
     idx_only: set[str] = field(default_factory=set)
 
-    def mark(self, hex_ids: object, state: State) -> None:
+    def mark(self, hex_ids: Iterable[str], state: State) -> None:
         """Raise the state of each id to at least ``state``."""
-        for hex_id in hex_ids:  # type: ignore[attr-defined]
+        for hex_id in hex_ids:
             self.objects[hex_id] = max(self.objects.get(hex_id, State.PASS), state)
 
 

@@ -313,7 +313,9 @@ def _describe(base: BaseRepo, env: dict[str, str]) -> None:
             base.urls[f"{ref}/{path}"] = UrlFacts(ref, path, blob, chain | {commit, blob}, may)
 
 
-def _blob_paths(root: Path, commit: str, env: dict[str, str]) -> dict[str, tuple[str, frozenset]]:
+def _blob_paths(
+    root: Path, commit: str, env: dict[str, str]
+) -> dict[str, tuple[str, frozenset[str]]]:
     """Regular-file paths of ``commit`` -> (blob hex, the trees from the root down to it)."""
     root_tree = git(root, "rev-parse", f"{commit}^{{tree}}", env=env).decode().strip()
     trees = {"": root_tree}
@@ -325,7 +327,7 @@ def _blob_paths(root: Path, commit: str, env: dict[str, str]) -> dict[str, tuple
             trees[path] = hex_id
         elif obj_type == "blob" and mode in ("100644", "100755"):
             blobs[path] = hex_id
-    out: dict[str, tuple[str, frozenset]] = {}
+    out: dict[str, tuple[str, frozenset[str]]] = {}
     for path, blob in blobs.items():
         parts = path.split("/")
         chain = {trees["/".join(parts[:i])] for i in range(len(parts))}

@@ -120,12 +120,12 @@ def build_hostile(root: Path, home: Path) -> HostileRepo:
         for record in listing.split(b"\0"):
             if not record:
                 continue
-            meta, _, path = record.partition(b"\t")
+            meta, _, raw_name = record.partition(b"\t")
             _mode, kind, hex_id = meta.decode().split()
             if ref == main:
-                repo.paths.append(path.decode())
+                repo.paths.append(raw_name.decode())
                 if kind == "blob":
-                    repo.files[path.decode()] = hex_id
+                    repo.files[raw_name.decode()] = hex_id
             if kind == "blob":
                 repo.blobs[hex_id] = git(work, "cat-file", "blob", hex_id, env=env)
     return repo

@@ -20,6 +20,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -104,6 +105,10 @@ def traced() -> Iterator[None]:
         tracemalloc.stop()
 
 
+def _inflated(odb: ObjectDatabase, oid: ObjectId) -> bytes:
+    return b"".join(odb.iter_content(oid, 8192))
+
+
 def _stored_ok(corrupted: Corrupted, hex_id: str, value: Any) -> bool:
     """A stored stream is acceptable when absent or exactly git's bytes for the entry."""
     if value is None:
@@ -126,15 +131,15 @@ def test_objects(name: str, corrupt: Callable[[str], Corrupted], traced: None) -
         oid = ObjectId(bytes.fromhex(hex_id))
         type_name, content = base.objects[hex_id]
         code = TYPE_CODES[type_name]
-        got = call(f"read {hex_id}", lambda oid=oid: odb.read(oid))
+        got = call(f"read {hex_id}", partial(odb.read, oid))
         expect(f"read {type_name} {hex_id}", state, got, (code, content))
-        got = call(f"iter {hex_id}", lambda oid=oid: b"".join(odb.iter_content(oid, 8192)))
+        got = call(f"iter {hex_id}", partial(_inflated, odb, oid))
         expect(f"iter_content {type_name} {hex_id}", state, got, content)
         if state != State.FAIL:
-            got = call(f"header {hex_id}", lambda oid=oid: odb.header(oid))
+            got = call(f"header {hex_id}", partial(odb.header, oid))
             expect(f"header {type_name} {hex_id}", state, got, (code, len(content)))
         if type_name == "blob":
-            got = call(f"stored {hex_id}", lambda oid=oid: odb.stored_stream(oid))
+            got = call(f"stored {hex_id}", partial(odb.stored_stream, oid))
             if state == State.PASS:
                 assert got.error is None, f"stored_stream {hex_id}: raised {got.error!r}"
             if state != State.FAIL and got.error is None:
@@ -163,7 +168,7 @@ def test_urls(name: str, corrupt: Callable[[str], Corrupted], traced: None) -> N
     for url, state in corrupted.urls.items():
         facts = base.urls.get(url)
         content = base.objects[facts.blob][1] if facts else b""
-        got = call(f"GET {url}", lambda url=url: _serve(repo, url))
+        got = call(f"GET {url}", partial(_serve, repo, url))
         expect(f"URL {url}", state, got, (len(content), content))
 
 
