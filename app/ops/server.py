@@ -87,7 +87,6 @@ def build_app(settings: Settings) -> Any:
     )
     log = None
     if settings.access_log != "off":
-        accesslog.configure()
         log = accesslog.AccessLog(settings.access_log)
     if log is None and not settings.metrics:
         return router

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -53,25 +53,7 @@ def requests(samples: dict[Any, float], status: str, representation: str) -> flo
     return samples[("packserve_requests_total", key)]
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def lines() -> Iterator[list[str]]:
-    handler = Lines()
-    accesslog.LOGGER.addHandler(handler)
-    accesslog.LOGGER.setLevel(logging.INFO)
-    yield handler.lines
-    accesslog.LOGGER.removeHandler(handler)
-
-
-def test_requests_are_counted_by_status_and_representation(lines: list[str]) -> None:
+def test_requests_are_counted_by_status_and_representation() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     scrape_app = endpoint(registry)
@@ -82,7 +64,9 @@ def test_requests_are_counted_by_status_and_representation(lines: list[str]) -> 
         else:
             await files(scope, receive, send)
 
-    observed = ObserveRequests(app, metrics=metrics, access_log=AccessLog("json"))
+    out = io.StringIO()
+    log = AccessLog("json", out)
+    observed = ObserveRequests(app, metrics=metrics, access_log=log)
     with serving(observed) as client:
         client.get("/gz")
         client.get("/gz", headers={"user-agent": 'quote"agent'})
@@ -95,7 +79,8 @@ def test_requests_are_counted_by_status_and_representation(lines: list[str]) -> 
     gzip_label = (("representation", "gzip"),)
     assert samples[("packserve_response_body_bytes_total", gzip_label)] == 2 * len(GZ)
     assert samples[("packserve_request_duration_seconds_count", gzip_label)] == 2
-    logged = [json.loads(line) for line in lines]
+    log.flush()  # what exit does for lines still waiting for their timer
+    logged = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(r["target"], r["status"], r["bytes"], r["representation"]) for r in logged[:4]] == [
         ("/gz", 200, len(GZ), "gzip"), ("/gz", 200, len(GZ), "gzip"),
         ("/tea?x=1", 418, 6, "identity"), ("/boom", 500, 0, "identity"),
@@ -103,11 +88,13 @@ def test_requests_are_counted_by_status_and_representation(lines: list[str]) -> 
     assert logged[1]["user_agent"] == 'quote"agent' and logged[0]["client"] == "127.0.0.1"
 
 
-def test_text_lines_follow_the_combined_format_and_escape_client_text(lines: list[str]) -> None:
-    log = AccessLog("text")
+def test_text_lines_follow_the_combined_format_and_escape_client_text() -> None:
+    out = io.StringIO()
+    log = AccessLog("text", out)
     log.write(Record("10.0.0.1", "GET", "/main/a b", "1.1", "h.example", 206, 10, 0.0015,
                      "identity", "", 'evil"\nagent'))
-    (line,) = lines
+    # Outside an event loop nothing waits: the line is written at once.
+    (line,) = out.getvalue().splitlines()
     assert line.startswith('10.0.0.1 - - [')
     assert line.endswith(
         '] "GET /main/a b HTTP/1.1" 206 10 "-" "evil\\"\\nagent" 0.001500 identity h.example'
@@ -134,3 +121,25 @@ def test_disk_cache_lookups_and_derivations_are_counted(tmp_path: Path) -> None:
     assert value("packserve_inflates_total", reason="crc") == 1
     assert value("packserve_inflates_total", reason="raw") == 1
     assert value("packserve_delta_resolutions_total") == 1
+
+
+def test_lines_are_written_together_and_soon(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accesslog, "FLUSH_DELAY", 0.05)
+    monkeypatch.setattr(accesslog, "MAX_PENDING", 3)
+    out = io.StringIO()
+    log = AccessLog("text", out)
+    record = Record("c", "GET", "/", "1.1", "h", 200, 1, 0.0, "identity", "", "")
+
+    async def serve() -> list[int]:
+        seen = []
+        log.write(record)
+        log.write(record)
+        seen.append(len(out.getvalue().splitlines()))  # buffered: no syscall per line
+        await anyio.sleep(0.2)
+        seen.append(len(out.getvalue().splitlines()))  # the timer wrote them
+        for _ in range(3):
+            log.write(record)
+        seen.append(len(out.getvalue().splitlines()))  # a full buffer is written at once
+        return seen
+
+    assert anyio.run(serve) == [0, 2, 5]
