@@ -300,27 +300,38 @@ class ObjectDatabase:
                 return pack, offset
         return None
 
-    def read_unpacked(self, oid: bytes) -> chain.Resolved | None:
-        """``(type, content)`` of a loose ``oid`` in any objects directory, or ``None``."""
+    def _first_loose(self, oid: bytes, read: Callable[[Path], T]) -> T | None:
+        """``read`` of the first loose file of ``oid`` that exists, or ``None``. A missing
+        file is a miss (the object lives elsewhere, or ``git prune-packed`` just removed
+        it); any other I/O error is damage."""
         for path in self._loose_paths(oid):
             try:
-                return loose.read(path, self.max_object_size)
+                return read(path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise CorruptRepository(f"{path}: {exc}") from exc
         return None
 
+    def read_unpacked(self, oid: bytes) -> chain.Resolved | None:
+        """``(type, content)`` of a loose ``oid`` in any objects directory, or ``None``."""
+        return self._first_loose(oid, lambda path: loose.read(path, self.max_object_size))
+
     def header_unpacked(self, oid: bytes) -> tuple[int, int] | None:
         """``(type, size)`` of a loose ``oid``, or ``None``."""
-        for path in self._loose_paths(oid):
-            try:
-                return loose.read_header(path, self.max_stream_size)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise CorruptRepository(f"{path}: {exc}") from exc
-        return None
+        return self._first_loose(oid, lambda path: loose.read_header(path, self.max_stream_size))
+
+    def _resolve(self, pack: PackFile, offset: int) -> chain.Resolved:
+        """The entry at ``offset`` of ``pack`` with its delta chain applied, through the
+        shared base cache and within this database's caps."""
+        return chain.resolve(
+            pack,
+            offset,
+            self,
+            cache=self._cache,
+            max_size=self.max_object_size,
+            max_depth=self.max_depth,
+        )
 
     def _lookup(
         self,
@@ -354,16 +365,7 @@ class ObjectDatabase:
     def read(self, oid: bytes) -> tuple[int, bytes]:
         """``(type code 1..4, content)`` with deltas resolved; ``ObjectNotFound`` if absent."""
         return self._lookup(
-            oid,
-            lambda pack, _pos, offset: chain.resolve(
-                pack,
-                offset,
-                self,
-                cache=self._cache,
-                max_size=self.max_object_size,
-                max_depth=self.max_depth,
-            ),
-            self.read_unpacked,
+            oid, lambda pack, _pos, offset: self._resolve(pack, offset), self.read_unpacked
         )
 
     def header(self, oid: bytes) -> tuple[int, int]:
@@ -433,25 +435,12 @@ class ObjectDatabase:
             entry = pack.entry(offset)
             if entry.type in OBJECT_TYPES:
                 return pack.iter_inflate(entry, chunk_size, self.max_stream_size)
-            _, data = chain.resolve(
-                pack,
-                offset,
-                self,
-                cache=self._cache,
-                max_size=self.max_object_size,
-                max_depth=self.max_depth,
-            )
-            return _slices(data, chunk_size)
+            return _slices(self._resolve(pack, offset)[1], chunk_size)
 
         def unpacked(oid: bytes) -> Iterator[bytes] | None:
-            for path in self._loose_paths(oid):
-                try:
-                    return loose.open_stream(path, chunk_size, self.max_stream_size)[2]
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    raise CorruptRepository(f"{path}: {exc}") from exc
-            return None
+            return self._first_loose(
+                oid, lambda path: loose.open_stream(path, chunk_size, self.max_stream_size)[2]
+            )
 
         return self._lookup(oid, packed, unpacked)
 

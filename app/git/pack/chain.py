@@ -18,7 +18,8 @@ Rules:
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from app.git.delta import apply_delta, delta_header
 from app.git.errors import CorruptPack, DeltaError
@@ -33,6 +34,7 @@ _DELTA_HEADER_MAX = 20
 
 CacheKey = tuple[bytes, int]
 Resolved = tuple[int, bytes]
+T = TypeVar("T")
 
 
 class BaseLookup(Protocol):
@@ -70,6 +72,24 @@ def _base_of(pack: PackFile, entry: PackEntry, lookup: BaseLookup) -> tuple[Pack
     return lookup.locate_packed(oid)
 
 
+def _unpacked_base(pack: PackFile, entry: PackEntry, fetch: Callable[[bytes], T | None]) -> T:
+    """``entry``'s base as ``fetch`` finds it outside the packs; ``DeltaError`` if absent."""
+    oid = entry.base_oid or b""
+    found = fetch(oid)
+    if found is None:
+        raise DeltaError(f"{pack.name}@{entry.offset}: delta base {oid.hex()} is missing")
+    return found
+
+
+def _visit(seen: set[CacheKey], pack: PackFile, offset: int) -> CacheKey:
+    """Record (pack, offset) as part of the chain being walked (rule 2)."""
+    key = (pack.checksum, offset)
+    if key in seen:
+        raise DeltaError(f"{pack.name}@{offset}: delta chain loops back on itself")
+    seen.add(key)
+    return key
+
+
 def resolve(
     pack: PackFile,
     offset: int,
@@ -85,10 +105,7 @@ def resolve(
     seen: set[CacheKey] = set()
     cur_pack, cur_offset = pack, offset
     while True:
-        key = (cur_pack.checksum, cur_offset)
-        if key in seen:
-            raise DeltaError(f"{cur_pack.name}@{cur_offset}: delta chain loops back on itself")
-        seen.add(key)
+        key = _visit(seen, cur_pack, cur_offset)
         if chain:
             hit = base_cache.get(key)
             if hit is not None:
@@ -105,11 +122,7 @@ def resolve(
             raise DeltaError(f"{pack.name}@{offset}: delta chain deeper than {max_depth}")
         located = _base_of(cur_pack, entry, lookup)
         if located is None:
-            oid = entry.base_oid or b""
-            loose = lookup.read_unpacked(oid)
-            if loose is None:
-                raise DeltaError(f"{cur_pack.name}@{cur_offset}: delta base {oid.hex()} is missing")
-            kind, data = loose
+            kind, data = _unpacked_base(cur_pack, entry, lookup.read_unpacked)
             break
         cur_pack, cur_offset = located
     # Apply the deltas from the base upwards; cache every intermediate result, which is the
@@ -156,16 +169,9 @@ def header(
     for _ in range(max_depth):
         located = _base_of(cur_pack, cur, lookup)
         if located is None:
-            oid = cur.base_oid or b""
-            found = lookup.header_unpacked(oid)
-            if found is None:
-                raise DeltaError(f"{cur_pack.name}@{cur.offset}: delta base {oid.hex()} is missing")
-            return found[0], size
+            return _unpacked_base(cur_pack, cur, lookup.header_unpacked)[0], size
         cur_pack, base_offset = located
-        key = (cur_pack.checksum, base_offset)
-        if key in seen:
-            raise DeltaError(f"{cur_pack.name}@{base_offset}: delta chain loops back on itself")
-        seen.add(key)
+        _visit(seen, cur_pack, base_offset)
         cur = cur_pack.entry(base_offset)
         if cur.type in OBJECT_TYPES:
             return cur.type, size
