@@ -8,6 +8,10 @@ Rules:
    engine from several worker threads at once.
 4. Callers get a cache passed in (gix-pack's ``cache::Never`` model); ``NullCache`` is the
    default for plumbing, the object database installs a real one.
+
+``app.http.lru.LoopLRU`` is the shell's counterpart: the same eviction, but no lock, because
+only the event loop touches it. The engine cannot use that one (rule 3), and the shell's
+hot path should not pay for this one's lock.
 """
 
 from __future__ import annotations
@@ -66,13 +70,14 @@ class ByteLRU(Generic[K, V]):
             return item[0]
 
     def put(self, key: K, value: V, nbytes: int) -> None:
-        """Insert or replace ``key``; evict least recently used values until within budget."""
-        if nbytes > self.max_bytes:
-            return
+        """Insert or replace ``key``; evict least recently used values until within budget.
+        A value over the whole budget is not kept, and the old value of ``key`` goes too."""
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old[1]
+            if nbytes > self.max_bytes:
+                return
             self._items[key] = (value, nbytes)
             self._bytes += nbytes
             while self._bytes > self.max_bytes:

@@ -3,6 +3,9 @@
 Rule: only the event-loop thread touches an ``LoopLRU`` (worker threads hand their results
 back to the loop, which inserts them), so it needs no lock — a lock per warm request is
 exactly the overhead the hot path avoids. Bounded by a cost sum (bytes, or 1 per entry).
+
+``app.git.lru.ByteLRU`` is the engine's counterpart: the same eviction behind a lock, for
+caches that worker threads share. Use that one for anything a worker thread touches.
 """
 
 from __future__ import annotations

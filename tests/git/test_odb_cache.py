@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -27,6 +26,14 @@ def test_lru_evicts_by_bytes_in_lru_order() -> None:
     assert cache.get("huge") is None and len(cache) == 2
     cache.clear()
     assert cache.nbytes == 0 and cache.get("a") is None
+
+
+def test_lru_replacing_with_an_oversized_value_drops_the_old_one() -> None:
+    cache: ByteLRU[str, bytes] = ByteLRU(100)
+    cache.put("a", b"old", 3)
+    cache.put("a", b"n" * 101, 101)  # not stored, and the stale value must not answer
+    assert cache.get("a") is None
+    assert cache.nbytes == 0 and len(cache) == 0
 
 
 def test_lru_rejects_negative_budget() -> None:
@@ -64,7 +71,7 @@ def test_sibling_deltas_reuse_cached_bases(git_repos: RepoFactory) -> None:
         assert cold.read(oid) == value
 
 
-def test_concurrent_readers_and_rescans(git_repos: RepoFactory, tmp_path: Path) -> None:
+def test_concurrent_readers_and_rescans(git_repos: RepoFactory) -> None:
     repo = git_repos("deep")
     expected = list(cat_file_all(repo).items())
     odb = ObjectDatabase.open(repo / "objects", 20, cache=ByteLRU(1 << 20))
