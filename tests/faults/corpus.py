@@ -29,7 +29,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from tests.faults.gitrepo import FAULT_FILES, BaseRepo, deep_chain_contents
-from tests.faults.packwriter import (
+from tests.packwriter import (
     OBJ_BLOB,
     OBJ_OFS_DELTA,
     OBJ_REF_DELTA,

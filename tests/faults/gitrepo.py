@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.faults.packwriter import EntryLayout, entry_header_len
+from tests.git.fixtures import git_env as fixture_git_env
+from tests.git.fixtures import parse_cat_file_batch, run_git
+from tests.packwriter import EntryLayout, entry_header_len
 
 # Files committed on the ``faults`` branch after the last repack, so their blobs are loose
 # and a corpus case can swap a blob for a hand-written hostile pack entry claiming its id.
@@ -42,32 +42,15 @@ def deep_chain_contents() -> list[bytes]:
     return levels
 
 
+FAULT_IDENTITY = ("Fault Tester", "faults@example.invalid")
+
+
 def git_env(home: Path) -> dict[str, str]:
-    """Environment for deterministic git runs (no user or system configuration)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        GIT_AUTHOR_NAME="Fault Tester",
-        GIT_AUTHOR_EMAIL="faults@example.invalid",
-        GIT_COMMITTER_NAME="Fault Tester",
-        GIT_COMMITTER_EMAIL="faults@example.invalid",
-        GIT_AUTHOR_DATE="@1600000000 +0000",
-        GIT_COMMITTER_DATE="@1600000000 +0000",
-        LC_ALL="C",
+    """The shared fixture environment (``tests.git.fixtures.git_env``) with the fault
+    tests' identity and start date."""
+    return fixture_git_env(
+        home, date="@1600000000 +0000", author=FAULT_IDENTITY, committer=FAULT_IDENTITY
     )
-    return env
-
-
-def git(cwd: Path, *args: str, env: Mapping[str, str], data: bytes | None = None) -> bytes:
-    """Run git in ``cwd`` and return its stdout; raise with stderr on failure."""
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=dict(env), input=data, capture_output=True, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
-    return proc.stdout
 
 
 @dataclass(frozen=True)
@@ -161,7 +144,7 @@ class _Writer:
         self.rnd = random.Random(20240521)
 
     def git(self, *args: str) -> bytes:
-        return git(self.root, *args, env=self.env)
+        return run_git(self.root, *args, env=self.env)
 
     def write(self, path: str, data: bytes | str) -> None:
         target = self.root / path
@@ -240,26 +223,26 @@ def build_base(kind: str, root: Path, home: Path, *, object_format: str = "sha1"
     """
     env = git_env(home)
     root.mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main", f"--object-format={object_format}", ".", env=env)
+    run_git(root, "init", "-q", "-b", "main", f"--object-format={object_format}", ".", env=env)
     for key, value in (
         ("gc.auto", "0"),
         ("core.symlinks", "true"),
         ("pack.writeReverseIndex", "true" if kind == "deltas" else "false"),
     ):
-        git(root, "config", key, value, env=env)
+        run_git(root, "config", key, value, env=env)
     writer = _Writer(root, env)
     writer.history()
     if kind == "deltas":
-        git(root, "gc", "-q", "--aggressive", "--prune=now", env=env)
+        run_git(root, "gc", "-q", "--aggressive", "--prune=now", env=env)
         writer.more("side", 2)
         writer.more("main", 1)
-        git(root, "repack", "-q", "-d", env=env)
+        run_git(root, "repack", "-q", "-d", env=env)
         writer.more("main", 1)
     elif kind == "nodelta":
         writer.more("side", 2)
-        git(root, "repack", "-q", "-adf", "--window=0", env=env)
-        git(root, "pack-refs", "--all", env=env)
-        git(root, "prune-packed", env=env)
+        run_git(root, "repack", "-q", "-adf", "--window=0", env=env)
+        run_git(root, "pack-refs", "--all", env=env)
+        run_git(root, "prune-packed", env=env)
     else:
         writer.more("side", 2)
     writer.faults_branch()
@@ -271,14 +254,9 @@ def build_base(kind: str, root: Path, home: Path, *, object_format: str = "sha1"
 def _describe(base: BaseRepo, env: dict[str, str]) -> None:
     """Fill ``base`` with git's own account of its objects, packs, refs and URLs."""
     root = base.root
-    raw = git(root, "cat-file", "--batch-all-objects", "--batch", env=env)
-    pos = 0
-    while pos < len(raw):
-        line_end = raw.index(b"\n", pos)
-        hex_id, type_name, size = raw[pos:line_end].decode().split()
-        start = line_end + 1
-        base.objects[hex_id] = (type_name, raw[start : start + int(size)])
-        pos = start + int(size) + 1
+    raw = run_git(root, "cat-file", "--batch-all-objects", "--batch", env=env)
+    for hex_id, type_name, content in parse_cat_file_batch(raw):
+        base.objects[hex_id] = (type_name, content)
     objects_dir = base.git_dir / "objects"
     for sub in objects_dir.iterdir():
         if len(sub.name) == 2 and sub.is_dir():
@@ -292,11 +270,13 @@ def _describe(base: BaseRepo, env: dict[str, str]) -> None:
         seen |= pack.entries.keys()
     if seen != base.objects.keys():
         raise RuntimeError("git cat-file and the pack/loose listing disagree")
-    listing = git(root, "for-each-ref", "--format=%(refname) %(objecttype) %(objectname)", env=env)
+    listing = run_git(
+        root, "for-each-ref", "--format=%(refname) %(objecttype) %(objectname)", env=env
+    )
     tag_objects: dict[str, str] = {}
     for line in listing.decode().splitlines():
         name, obj_type, hex_id = line.split()
-        base.refs[name] = git(root, "rev-parse", f"{name}^{{commit}}", env=env).decode().strip()
+        base.refs[name] = run_git(root, "rev-parse", f"{name}^{{commit}}", env=env).decode().strip()
         if obj_type == "tag":
             tag_objects[name] = hex_id
         if (base.git_dir / name).is_file():
@@ -317,10 +297,10 @@ def _blob_paths(
     root: Path, commit: str, env: dict[str, str]
 ) -> dict[str, tuple[str, frozenset[str]]]:
     """Regular-file paths of ``commit`` -> (blob hex, the trees from the root down to it)."""
-    root_tree = git(root, "rev-parse", f"{commit}^{{tree}}", env=env).decode().strip()
+    root_tree = run_git(root, "rev-parse", f"{commit}^{{tree}}", env=env).decode().strip()
     trees = {"": root_tree}
     blobs: dict[str, str] = {}
-    for line in git(root, "ls-tree", "-r", "-t", "--full-tree", commit, env=env).splitlines():
+    for line in run_git(root, "ls-tree", "-r", "-t", "--full-tree", commit, env=env).splitlines():
         meta, path = line.decode().split("\t", 1)
         mode, obj_type, hex_id = meta.split()
         if obj_type == "tree":
@@ -340,7 +320,7 @@ def _pack_facts(idx: Path, hash_len: int, env: dict[str, str]) -> PackFacts:
     data = pack_path.read_bytes()
     entries: dict[str, EntryLayout] = {}
     bases: dict[str, str] = {}
-    for line in git(idx.parent, "verify-pack", "-v", idx.name, env=env).decode().splitlines():
+    for line in run_git(idx.parent, "verify-pack", "-v", idx.name, env=env).decode().splitlines():
         fields = line.split()
         if (
             len(fields) < 5

@@ -18,7 +18,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.faults.gitrepo import git, git_env
+from tests.faults.gitrepo import git_env
+from tests.git.fixtures import run_git
 
 OUTSIDE_MARKER = b"OUTSIDE-THE-TREE-3f9a1c"
 ETC_MARKER = b"root:x:0:0"
@@ -79,8 +80,8 @@ def build_hostile(root: Path, home: Path) -> HostileRepo:
     work = root / "repo"
     work.mkdir(parents=True)
     (root / "outside.txt").write_bytes(b"secret " + OUTSIDE_MARKER + b"\n")
-    git(work, "init", "-q", "-b", "main", ".", env=env)
-    git(work, "config", "gc.auto", "0", env=env)
+    run_git(work, "init", "-q", "-b", "main", ".", env=env)
+    run_git(work, "config", "gc.auto", "0", env=env)
     rnd = random.Random(99)
     for name in NAMES:
         path = work / name
@@ -93,30 +94,31 @@ def build_hostile(root: Path, home: Path) -> HostileRepo:
         os.symlink(target, work / name)
     for hop in range(CHAIN):
         os.symlink(f"chain{hop + 1}" if hop + 1 < CHAIN else "README.md", work / f"chain{hop}")
-    git(work, "add", "-A", env=env)
-    git(work, "commit", "-q", "-m", "hostile tree", env=env)
-    git(work, "tag", "-a", "v1", "-m", "v1", env=env)
-    git(work, "checkout", "-q", "-b", "feature/x", env=env)
+    run_git(work, "add", "-A", env=env)
+    run_git(work, "commit", "-q", "-m", "hostile tree", env=env)
+    run_git(work, "tag", "-a", "v1", "-m", "v1", env=env)
+    run_git(work, "checkout", "-q", "-b", "feature/x", env=env)
     (work / "feature.txt").write_bytes(b"feature\n")
-    git(work, "add", "-A", env=env)
-    git(work, "commit", "-q", "-m", "feature", env=env)
-    git(work, "checkout", "-q", "main", env=env)
-    git(work, "gc", "-q", "--prune=now", env=env)
+    run_git(work, "add", "-A", env=env)
+    run_git(work, "commit", "-q", "-m", "feature", env=env)
+    run_git(work, "checkout", "-q", "main", env=env)
+    run_git(work, "gc", "-q", "--prune=now", env=env)
     (work / "UNTRACKED-SECRET.txt").write_bytes(OUTSIDE_MARKER + b"\n")
     repo = HostileRepo(work)
     for line in (
-        git(work, "for-each-ref", "--format=%(refname:short) %(objectname)", env=env)
+        run_git(work, "for-each-ref", "--format=%(refname:short) %(objectname)", env=env)
         .decode()
         .splitlines()
     ):
         short, _ = line.split()
-        repo.refs[short] = git(work, "rev-parse", f"{short}^{{commit}}", env=env).decode().strip()
+        peeled = run_git(work, "rev-parse", f"{short}^{{commit}}", env=env)
+        repo.refs[short] = peeled.decode().strip()
     main = repo.refs["main"]
     repo.refs["HEAD"] = main
     repo.refs[main] = main
     repo.refs[main[:7]] = main
     for ref in set(repo.refs.values()):
-        listing = git(work, "ls-tree", "-r", "-t", "-z", ref, env=env)
+        listing = run_git(work, "ls-tree", "-r", "-t", "-z", ref, env=env)
         for record in listing.split(b"\0"):
             if not record:
                 continue
@@ -127,5 +129,5 @@ def build_hostile(root: Path, home: Path) -> HostileRepo:
                 if kind == "blob":
                     repo.files[raw_name.decode()] = hex_id
             if kind == "blob":
-                repo.blobs[hex_id] = git(work, "cat-file", "blob", hex_id, env=env)
+                repo.blobs[hex_id] = run_git(work, "cat-file", "blob", hex_id, env=env)
     return repo

@@ -16,10 +16,8 @@ Rules:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import random
-import subprocess
 import threading
 import time
 import zlib
@@ -29,7 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.faults.gitrepo import git, git_env
+from tests.faults.gitrepo import git_env
+from tests.faults.wire import decode
+from tests.git.fixtures import parse_cat_file_batch, run_git
 
 FILES = 24
 STABLE_REFS = ("stable", "v1")
@@ -52,8 +52,8 @@ def build_site(root: Path, home: Path, *, large: int = 0) -> Site:
     work = root / "work"
     served = root / "served.git"
     work.mkdir(parents=True)
-    git(work, "init", "-q", "-b", "main", ".", env=env)
-    git(work, "config", "gc.auto", "0", env=env)
+    run_git(work, "init", "-q", "-b", "main", ".", env=env)
+    run_git(work, "config", "gc.auto", "0", env=env)
     rnd = random.Random(5)
     for i in range(FILES):
         (work / "src").mkdir(exist_ok=True)
@@ -62,20 +62,20 @@ def build_site(root: Path, home: Path, *, large: int = 0) -> Site:
     (work / "README.md").write_text("# served while rewritten\n")
     if large:
         (work / "large.bin").write_bytes(rnd.randbytes(large))
-    git(work, "add", "-A", env=env)
-    git(work, "commit", "-q", "-m", "base", env=env)
+    run_git(work, "add", "-A", env=env)
+    run_git(work, "commit", "-q", "-m", "base", env=env)
     for branch in ("stable", "moving", "doomed"):
-        git(work, "branch", branch, env=env)
-    git(work, "tag", "-a", "v1", "-m", "v1", env=env)
-    git(root, "init", "-q", "--bare", str(served), env=env)
-    git(served, "config", "gc.auto", "0", env=env)
-    git(work, "remote", "add", "origin", str(served), env=env)
-    git(work, "push", "-q", "origin", "main", "stable", "moving", "doomed", "v1", env=env)
-    git(served, "symbolic-ref", "HEAD", "refs/heads/main", env=env)
-    git(served, "gc", "-q", env=env)
-    commit = git(work, "rev-parse", "stable", env=env).decode().strip()
+        run_git(work, "branch", branch, env=env)
+    run_git(work, "tag", "-a", "v1", "-m", "v1", env=env)
+    run_git(root, "init", "-q", "--bare", str(served), env=env)
+    run_git(served, "config", "gc.auto", "0", env=env)
+    run_git(work, "remote", "add", "origin", str(served), env=env)
+    run_git(work, "push", "-q", "origin", "main", "stable", "moving", "doomed", "v1", env=env)
+    run_git(served, "symbolic-ref", "HEAD", "refs/heads/main", env=env)
+    run_git(served, "gc", "-q", env=env)
+    commit = run_git(work, "rev-parse", "stable", env=env).decode().strip()
     files = {}
-    for line in git(work, "ls-tree", "-r", commit, env=env).decode().splitlines():
+    for line in run_git(work, "ls-tree", "-r", commit, env=env).decode().splitlines():
         meta, path = line.split("\t", 1)
         files[path] = meta.split()[2]
     return Site(served, work, env, commit, files)
@@ -133,36 +133,12 @@ class Oracle:
 
 
 def _git_digests(site: Site, blobs: set[str]) -> dict[str, str]:
-    ordered = sorted(blobs)
-    out = subprocess.run(
-        ["git", "cat-file", "--batch"],
-        cwd=site.work,
-        env=site.env,
-        check=True,
-        input="".join(f"{b}\n" for b in ordered).encode(),
-        capture_output=True,
-    ).stdout
-    digests, pos = {}, 0
-    for blob in ordered:
-        line_end = out.index(b"\n", pos)
-        header = out[pos:line_end].split()
-        if header[-1] == b"missing":
-            pos = line_end + 1
-            continue
-        size = int(header[2])
-        digests[blob] = hashlib.sha256(out[line_end + 1 : line_end + 1 + size]).hexdigest()
-        pos = line_end + 2 + size
-    return digests
-
-
-def decoded(response: httpx.Response, raw: bytes) -> bytes:
-    """The content of a 200 response's raw body, whatever its coding."""
-    coding = response.headers.get("content-encoding")
-    if coding == "gzip":
-        return gzip.decompress(raw)
-    if coding == "deflate":
-        return zlib.decompress(raw)
-    return raw
+    query = "".join(f"{b}\n" for b in sorted(blobs)).encode()
+    out = run_git(site.work, "cat-file", "--batch", env=site.env, input=query)
+    return {
+        hex_id: hashlib.sha256(content).hexdigest()
+        for hex_id, _, content in parse_cat_file_batch(out)
+    }
 
 
 class Reader(threading.Thread):
@@ -201,7 +177,11 @@ def fetch_record(client: httpx.Client, ref: str, path: str, coding: str) -> Reco
             "GET", f"/{ref}/{path}", headers={"accept-encoding": coding}
         ) as response:
             raw = b"".join(response.iter_raw())
-            body = decoded(response, raw) if response.status_code == 200 else b""
+            body = (
+                decode(response.headers.get("content-encoding"), raw)
+                if response.status_code == 200
+                else b""
+            )
             return Record(
                 ref,
                 path,
@@ -211,7 +191,7 @@ def fetch_record(client: httpx.Client, ref: str, path: str, coding: str) -> Reco
                 hashlib.sha256(body).hexdigest(),
                 time.monotonic(),
             )
-    except (httpx.HTTPError, OSError, EOFError, zlib.error) as exc:
+    except (httpx.HTTPError, OSError, EOFError, ValueError, zlib.error) as exc:
         return Record(ref, path, 0, "", "", "", time.monotonic(), repr(exc))
 
 
@@ -228,10 +208,10 @@ class Writer(threading.Thread):
         self.error: BaseException | None = None
 
     def git_work(self, *args: str) -> None:
-        git(self.site.work, *args, env=self.site.env)
+        run_git(self.site.work, *args, env=self.site.env)
 
     def git_served(self, *args: str) -> None:
-        git(self.site.served, *args, env=self.site.env)
+        run_git(self.site.served, *args, env=self.site.env)
 
     def run(self) -> None:
         try:

@@ -28,7 +28,7 @@ import pytest
 from app.git import GitError, ObjectId, Repository
 from app.git.odb import ObjectDatabase
 from tests.faults.corpus import CASES, Corrupted, State
-from tests.faults.packwriter import TYPE_CODES
+from tests.packwriter import TYPE_CODES
 
 CALL_SECONDS = 5.0
 CALL_PEAK_BYTES = 64 << 20

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.gitrepo import git
 from tests.faults.rewrite import Oracle, Reader, Writer, build_site
 from tests.faults.server import Server
 from tests.faults.wire import decode
+from tests.git.fixtures import run_git
 
 LOAD_SECONDS = 8.0
 READERS = 6
@@ -84,11 +84,11 @@ def test_download_survives_pack_deletion(tmp_path: Path, fault_home: Path) -> No
                 before = {(p, p.stat().st_ino) for p in pack_dir.glob("*.pack")}
                 # A new object makes the repacked pack's name (its hash) differ.
                 (site.work / "extra.txt").write_text(f"pushed during download {step}\n")
-                git(site.work, "add", "extra.txt", env=site.env)
-                git(site.work, "commit", "-q", "-m", f"extra {step}", env=site.env)
-                git(site.work, "push", "-q", "origin", "main", env=site.env)
-                git(site.served, "repack", "-q", "-a", "-d", "-f", env=site.env)
-                git(site.served, "gc", "-q", "--prune=now", env=site.env)
+                run_git(site.work, "add", "extra.txt", env=site.env)
+                run_git(site.work, "commit", "-q", "-m", f"extra {step}", env=site.env)
+                run_git(site.work, "push", "-q", "origin", "main", env=site.env)
+                run_git(site.served, "repack", "-q", "-a", "-d", "-f", env=site.env)
+                run_git(site.served, "gc", "-q", "--prune=now", env=site.env)
                 after = {(p, p.stat().st_ino) for p in pack_dir.glob("*.pack")}
                 assert not before & after, "the pack being streamed was not replaced"
                 got.extend(pieces)

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.gitrepo import git
 from tests.faults.rewrite import build_site
 from tests.faults.server import Server
+from tests.git.fixtures import run_git
 
 
 @pytest.mark.xfail(
@@ -31,9 +31,9 @@ def test_pack_truncated_in_place(tmp_path: Path, fault_home: Path) -> None:
     site = build_site(tmp_path / "site", fault_home, large=4 << 20)
     # A later commit whose objects stay loose: it must keep being served.
     (site.work / "after.txt").write_text("pushed after the gc, stored loose\n")
-    git(site.work, "add", "after.txt", env=site.env)
-    git(site.work, "commit", "-q", "-m", "after", env=site.env)
-    git(site.work, "push", "-q", "origin", "main", env=site.env)
+    run_git(site.work, "add", "after.txt", env=site.env)
+    run_git(site.work, "commit", "-q", "-m", "after", env=site.env)
+    run_git(site.work, "push", "-q", "origin", "main", env=site.env)
     large = f"/{site.stable_commit}/large.bin"
     with (
         Server(site.served, tmp_path / "server") as server,

@@ -3,66 +3,84 @@
 Rules:
 1. Deterministic: history comes from one ``git fast-import`` stream with fixed dates, and
    every ``git`` runs with ``GIT_CONFIG_NOSYSTEM=1``, ``HOME`` set to a scratch directory and
-   fixed author/committer identities.
+   fixed author/committer identities. ``git_env`` and ``run_git`` are the one way the whole
+   test suite runs ``git``; other areas pass their own identity and dates to ``git_env``.
 2. Every builder takes a scratch root and returns the *git directory* of a bare repository
    (``<root>/<name>.git``); builders never touch another builder's output.
 3. ``cat_file_all`` is the oracle: ``git cat-file --batch-all-objects --batch`` parsed into
    ``{oid: (type, content)}``.
 4. Crafting helpers (``pack_entry``, ``craft_pack``, ``craft_idx_v2``) write hostile packs
-   byte by byte (the model is git:t/lib-pack.sh).
+   byte by byte (the model is git:t/lib-pack.sh) with the encoders of ``tests.packwriter``.
 
 Other engine tests may append builders at the end of this file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil
 import struct
 import subprocess
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+from tests import packwriter
+from tests.packwriter import TYPE_CODES, TYPE_NAMES, digest, entry_header, idx_v2
+
 EPOCH = 1_700_000_000
-TYPE_CODES = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 
 
-def git_env(home: Path) -> dict[str, str]:
-    """The environment every fixture ``git`` runs with."""
+FIXTURE_AUTHOR = ("Fixture Author", "author@example.com")
+FIXTURE_COMMITTER = ("Fixture Committer", "committer@example.com")
+
+
+def git_env(
+    home: Path,
+    *,
+    date: str = f"{EPOCH} +0000",
+    committer_date: str | None = None,
+    author: tuple[str, str] = FIXTURE_AUTHOR,
+    committer: tuple[str, str] = FIXTURE_COMMITTER,
+) -> dict[str, str]:
+    """The environment every fixture ``git`` in the test suite runs with: the caller's
+    environment without any ``GIT_*`` variable, no system or user configuration (``HOME``
+    and ``XDG_CONFIG_HOME`` under ``home``), the C locale, and fixed identities and dates
+    (``committer_date`` defaults to ``date``) so that every build gives the same ids."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         GIT_CONFIG_NOSYSTEM="1",
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
-        GIT_AUTHOR_NAME="Fixture Author",
-        GIT_AUTHOR_EMAIL="author@example.com",
-        GIT_AUTHOR_DATE=f"{EPOCH} +0000",
-        GIT_COMMITTER_NAME="Fixture Committer",
-        GIT_COMMITTER_EMAIL="committer@example.com",
-        GIT_COMMITTER_DATE=f"{EPOCH} +0000",
+        GIT_AUTHOR_NAME=author[0],
+        GIT_AUTHOR_EMAIL=author[1],
+        GIT_AUTHOR_DATE=date,
+        GIT_COMMITTER_NAME=committer[0],
+        GIT_COMMITTER_EMAIL=committer[1],
+        GIT_COMMITTER_DATE=date if committer_date is None else committer_date,
         LC_ALL="C",
     )
     return env
 
 
-def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
-    """Run ``git`` in ``cwd`` with the fixture environment; return stdout, raise on failure."""
-    home = cwd.parent / ".home"
-    home.mkdir(exist_ok=True)
+def run_git(
+    cwd: Path, *args: str, env: Mapping[str, str], input: bytes | None = None
+) -> bytes:
+    """Run ``git`` in ``cwd`` with ``env``; return stdout, raise with stderr on failure."""
     proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        input=input,
-        env=git_env(home),
-        capture_output=True,
-        check=False,
+        ["git", *args], cwd=cwd, input=input, env=dict(env), capture_output=True, check=False
     )
     if proc.returncode:
         raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
     return proc.stdout
+
+
+def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
+    """``run_git`` with the default fixture environment (``HOME`` beside ``cwd``)."""
+    home = cwd.parent / ".home"
+    home.mkdir(exist_ok=True)
+    return run_git(cwd, *args, env=git_env(home), input=input)
 
 
 def hash_len_of(git_dir: Path) -> int:
@@ -373,68 +391,41 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
 # -- the oracle --------------------------------------------------------------------------------
 
 
-def cat_file_all(git_dir: Path) -> dict[bytes, tuple[int, bytes]]:
-    """Every object git sees (alternates included): ``{raw oid: (type code, content)}``."""
-    out = git(git_dir, "cat-file", "--batch-all-objects", "--batch")
-    objects: dict[bytes, tuple[int, bytes]] = {}
+def parse_cat_file_batch(out: bytes) -> Iterator[tuple[str, str, bytes]]:
+    """``(hex id, type name, content)`` of each record of ``git cat-file --batch`` output;
+    names git reports as ``missing`` are skipped."""
     pos = 0
     while pos < len(out):
         eol = out.index(b"\n", pos)
-        oid_hex, kind, size_text = out[pos:eol].split(b" ")
-        size = int(size_text)
+        fields = out[pos:eol].decode().split(" ")
+        if fields[-1] == "missing":
+            pos = eol + 1
+            continue
+        oid_hex, kind, size_text = fields
         start = eol + 1
-        oid = bytes.fromhex(oid_hex.decode())
-        objects[oid] = (TYPE_CODES[kind.decode()], out[start : start + size])
-        pos = start + size + 1
-    return objects
+        end = start + int(size_text)
+        yield oid_hex, kind, out[start:end]
+        pos = end + 1
+
+
+def cat_file_all(git_dir: Path) -> dict[bytes, tuple[int, bytes]]:
+    """Every object git sees (alternates included): ``{raw oid: (type code, content)}``."""
+    out = git(git_dir, "cat-file", "--batch-all-objects", "--batch")
+    return {
+        bytes.fromhex(oid_hex): (TYPE_CODES[kind], content)
+        for oid_hex, kind, content in parse_cat_file_batch(out)
+    }
 
 
 # -- crafting hostile packs (git:t/lib-pack.sh) ------------------------------------------------
 
 
-def varint_size_header(kind: int, size: int) -> bytes:
-    """A pack entry's type-and-size header."""
-    first = (kind << 4) | (size & 0x0F)
-    size >>= 4
-    out = bytearray()
-    while size:
-        out.append(first | 0x80)
-        first = size & 0x7F
-        size >>= 7
-    out.append(first)
-    return bytes(out)
-
-
-def ofs_encode(distance: int) -> bytes:
-    """OFS_DELTA base distance in git's +1 big-endian encoding."""
-    out = [distance & 0x7F]
-    distance >>= 7
-    while distance:
-        distance -= 1
-        out.append(0x80 | (distance & 0x7F))
-        distance >>= 7
-    return bytes(reversed(out))
-
-
-def delta_varint(value: int) -> bytes:
-    """A delta header size (little-endian 7-bit groups)."""
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def pack_entry(kind: int, payload: bytes, *, size: int | None = None, base: bytes = b"",
                compressed: bytes | None = None) -> bytes:
     """One raw entry: header (``size`` defaults to ``len(payload)``), the base reference
-    bytes for deltas (``ofs_encode(...)`` or a raw id), then the zlib stream."""
+    bytes for deltas (``ofs_encoding(...)`` or a raw id), then the zlib stream."""
     stream = zlib.compress(payload) if compressed is None else compressed
-    return varint_size_header(kind, len(payload) if size is None else size) + base + stream
+    return entry_header(kind, len(payload) if size is None else size) + base + stream
 
 
 def craft_pack(entries: list[bytes], *, version: int = 2, count: int | None = None,
@@ -446,8 +437,7 @@ def craft_pack(entries: list[bytes], *, version: int = 2, count: int | None = No
     for entry in entries:
         offsets.append(len(body))
         body += entry
-    digest = hashlib.sha1 if hash_len == 20 else hashlib.sha256
-    return bytes(body + digest(body).digest()), offsets
+    return bytes(body) + digest(bytes(body), hash_len), offsets
 
 
 def craft_idx_v2(pack: bytes, objects: list[tuple[bytes, int]], *, hash_len: int = 20,
@@ -461,35 +451,14 @@ def craft_idx_v2(pack: bytes, objects: list[tuple[bytes, int]], *, hash_len: int
     for i, off in enumerate(by_offset):
         nxt = by_offset[i + 1] if i + 1 < len(by_offset) else end
         crcs[off] = zlib.crc32(pack[off:nxt])
-    rows = sorted(objects)
-    fanout = [0] * 256
-    for oid, _ in rows:
-        for b in range(oid[0], 256):
-            fanout[b] += 1
-    out = bytearray(b"\xfftOc" + struct.pack(">I", 2) + struct.pack(">256I", *fanout))
-    for oid, _ in rows:
-        out += oid
-    for _, off in rows:
-        out += struct.pack(">I", crcs[off])
-    large: list[int] = []
-    for _, off in rows:
-        if large_from is not None and off >= large_from:
-            out += struct.pack(">I", 0x80000000 | len(large))
-            large.append(off)
-        else:
-            out += struct.pack(">I", off)
-    for off in large:
-        out += struct.pack(">Q", off)
-    out += pack[-hash_len:]
-    digest = hashlib.sha1 if hash_len == 20 else hashlib.sha256
-    return bytes(out + digest(out).digest())
+    rows = [(oid, crcs[off], off) for oid, off in objects]
+    large = 0x80000000 if large_from is None else large_from
+    return idx_v2(rows, pack[-hash_len:], hash_len, large_from=large)
 
 
 def object_id(kind: int, content: bytes, hash_len: int = 20) -> bytes:
-    """The id git gives an object (hash of ``<type> <size>\\0`` + content)."""
-    name = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}[kind]
-    digest = hashlib.sha1 if hash_len == 20 else hashlib.sha256
-    return digest(name + b" %d\0" % len(content) + content).digest()
+    """The id git gives an object of type code ``kind``."""
+    return packwriter.object_id(TYPE_NAMES[kind], content, hash_len)
 
 
 # --- Repository-level fixtures (refs, trees, revisions, layouts), built with the real git. ---
@@ -500,28 +469,16 @@ RICH_BASE_DATE = 1_600_000_000
 
 
 def engine_git_env(home: Path, date: int = RICH_BASE_DATE) -> dict[str, str]:
-    """A hermetic environment for git: no system/global config, fixed identity and date."""
+    """``git_env`` with the repository-level fixtures' identities, committing at ``date``
+    (committer time zone +0200, so time-zone handling is exercised)."""
     home.mkdir(parents=True, exist_ok=True)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "A U Thor",
-        "GIT_AUTHOR_EMAIL": "author@example.com",
-        "GIT_COMMITTER_NAME": "C O Mitter",
-        "GIT_COMMITTER_EMAIL": "committer@example.com",
-        "GIT_AUTHOR_DATE": f"{date} +0000",
-        "GIT_COMMITTER_DATE": f"{date} +0200",
-    }
-
-
-def engine_git(cwd: Path, *args: str, env: dict[str, str], input: bytes | None = None) -> bytes:
-    """Run git in ``cwd`` and return its stdout; raise with stderr on failure."""
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, input=input, capture_output=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.decode(errors='replace')}")
-    return done.stdout
+    return git_env(
+        home,
+        date=f"{date} +0000",
+        committer_date=f"{date} +0200",
+        author=("A U Thor", "author@example.com"),
+        committer=("C O Mitter", "committer@example.com"),
+    )
 
 
 def _write(path: Path, data: bytes | str) -> None:
@@ -546,8 +503,8 @@ def build_rich_repo(base: Path) -> Path:
     home = base / "home"
     repo = base / "rich"
     env = engine_git_env(home)
-    engine_git(base, "init", "-q", "-b", "main", str(repo), env=env)
-    engine_git(repo, "config", "core.symlinks", "true", env=env)
+    run_git(base, "init", "-q", "-b", "main", str(repo), env=env)
+    run_git(repo, "config", "core.symlinks", "true", env=env)
     files: dict[str, bytes | str] = {
         "README.md": "readme\n",
         "docs/a.txt": "a one\n",
@@ -586,40 +543,40 @@ def build_rich_repo(base: Path) -> Path:
     }
     for name, target in links.items():
         _symlink(repo / name, target)
-    engine_git(repo, "add", "-A", env=env)
-    engine_git(repo, "update-index", "--add", "--cacheinfo", f"160000,{GITLINK_OID},sub",
+    run_git(repo, "add", "-A", env=env)
+    run_git(repo, "update-index", "--add", "--cacheinfo", f"160000,{GITLINK_OID},sub",
                env=env)
-    engine_git(repo, "commit", "-q", "-m", "c1", env=env)
-    engine_git(repo, "tag", "v0.1", env=env)
-    engine_git(repo, "branch", "docs", env=env)
-    engine_git(repo, "branch", "same", env=env)
-    engine_git(repo, "update-ref", "refs/pull/1/head", "HEAD", env=env)
+    run_git(repo, "commit", "-q", "-m", "c1", env=env)
+    run_git(repo, "tag", "v0.1", env=env)
+    run_git(repo, "branch", "docs", env=env)
+    run_git(repo, "branch", "same", env=env)
+    run_git(repo, "update-ref", "refs/pull/1/head", "HEAD", env=env)
 
     env = engine_git_env(home, RICH_BASE_DATE + 100)
     _write(repo / "docs/a.txt", "a two\n")
     _write(repo / "new.txt", "new\n")
     # Never `add -A` after c1: the gitlink has no checkout and would be dropped.
-    engine_git(repo, "add", "docs/a.txt", "new.txt", env=env)
-    engine_git(repo, "commit", "-q", "-m", "c2", env=env)
-    engine_git(repo, "tag", "-a", "-m", "release 1.0", "v1.0", env=env)
-    engine_git(repo, "-c", "advice.nestedTag=false", "tag", "-a", "-m", "outer", "v1.0-outer",
+    run_git(repo, "add", "docs/a.txt", "new.txt", env=env)
+    run_git(repo, "commit", "-q", "-m", "c2", env=env)
+    run_git(repo, "tag", "-a", "-m", "release 1.0", "v1.0", env=env)
+    run_git(repo, "-c", "advice.nestedTag=false", "tag", "-a", "-m", "outer", "v1.0-outer",
                "v1.0", env=env)
-    engine_git(repo, "tag", "-a", "-m", "same tag", "same", env=env)
-    engine_git(repo, "tag", "-a", "-m", "a tree", "tree-tag", "HEAD^{tree}", env=env)
-    engine_git(repo, "tag", "blob-tag", "HEAD:README.md", env=env)
-    engine_git(repo, "symbolic-ref", "refs/heads/alias", "refs/heads/main", env=env)
+    run_git(repo, "tag", "-a", "-m", "same tag", "same", env=env)
+    run_git(repo, "tag", "-a", "-m", "a tree", "tree-tag", "HEAD^{tree}", env=env)
+    run_git(repo, "tag", "blob-tag", "HEAD:README.md", env=env)
+    run_git(repo, "symbolic-ref", "refs/heads/alias", "refs/heads/main", env=env)
 
     env = engine_git_env(home, RICH_BASE_DATE + 200)
-    engine_git(repo, "checkout", "-q", "-b", "feature/x", env=env)
+    run_git(repo, "checkout", "-q", "-b", "feature/x", env=env)
     _write(repo / "docs/a.txt", "a feature\n")
-    engine_git(repo, "commit", "-q", "-am", "c3", env=env)
-    engine_git(repo, "checkout", "-q", "main", env=env)
-    engine_git(repo, "gc", "-q", env=env)
+    run_git(repo, "commit", "-q", "-am", "c3", env=env)
+    run_git(repo, "checkout", "-q", "main", env=env)
+    run_git(repo, "gc", "-q", env=env)
 
     env = engine_git_env(home, RICH_BASE_DATE + 300)
     _write(repo / "deep/a/b/c/e.txt", "e\n")
-    engine_git(repo, "add", "deep/a/b/c/e.txt", env=env)
-    engine_git(repo, "commit", "-q", "-m", "c4", env=env)
+    run_git(repo, "add", "deep/a/b/c/e.txt", env=env)
+    run_git(repo, "commit", "-q", "-m", "c4", env=env)
     return repo
 
 
@@ -627,12 +584,12 @@ def build_layout_variants(base: Path, rich: Path) -> dict[str, Path]:
     """Other ways to reach the rich repository: bare clone, ``.git`` file, linked worktree."""
     env = engine_git_env(base / "home")
     bare = base / "bare.git"
-    engine_git(base, "clone", "-q", "--bare", "--no-local", str(rich), str(bare), env=env)
+    run_git(base, "clone", "-q", "--bare", "--no-local", str(rich), str(bare), env=env)
     gitfile = base / "gitfile"
     gitfile.mkdir()
     (gitfile / ".git").write_text(f"gitdir: {os.path.relpath(rich / '.git', gitfile)}\n")
     worktree = base / "wt"
-    engine_git(rich, "worktree", "add", "-q", str(worktree), "feature/x", env=env)
+    run_git(rich, "worktree", "add", "-q", str(worktree), "feature/x", env=env)
     return {"bare": bare, "gitfile": gitfile, "worktree": worktree}
 
 
@@ -641,18 +598,18 @@ def build_sha256_repo(base: Path) -> Path:
     home = base / "home"
     repo = base / "sha256"
     env = engine_git_env(home)
-    engine_git(base, "init", "-q", "-b", "main", "--object-format=sha256", str(repo), env=env)
+    run_git(base, "init", "-q", "-b", "main", "--object-format=sha256", str(repo), env=env)
     _write(repo / "a.txt", "sha256 a\n")
     _write(repo / "dir/b.txt", "sha256 b\n")
     _symlink(repo / "link", "dir/b.txt")
-    engine_git(repo, "add", "-A", env=env)
-    engine_git(repo, "commit", "-q", "-m", "s1", env=env)
-    engine_git(repo, "tag", "-a", "-m", "t", "v1", env=env)
+    run_git(repo, "add", "-A", env=env)
+    run_git(repo, "commit", "-q", "-m", "s1", env=env)
+    run_git(repo, "tag", "-a", "-m", "t", "v1", env=env)
     env = engine_git_env(home, RICH_BASE_DATE + 50)
     _write(repo / "a.txt", "sha256 a2\n")
-    engine_git(repo, "commit", "-q", "-am", "s2", env=env)
-    engine_git(repo, "branch", "topic/one", env=env)
-    engine_git(repo, "gc", "-q", env=env)
+    run_git(repo, "commit", "-q", "-am", "s2", env=env)
+    run_git(repo, "branch", "topic/one", env=env)
+    run_git(repo, "gc", "-q", env=env)
     return repo
 
 

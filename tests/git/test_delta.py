@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.git.delta import apply_delta, delta_header
 from app.git.errors import DeltaError
-from tests.git.fixtures import delta_varint
+from tests.packwriter import delta_varint
 
 BASE = bytes(range(256)) * 400  # 102400 bytes, so 0x10000-sized copies fit
 

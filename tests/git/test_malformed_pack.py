@@ -29,14 +29,8 @@ from app.git.odb import ObjectDatabase
 from app.git.pack import chain
 from app.git.pack.file import PackFile
 from app.git.pack.index import PackIndex
-from tests.git.fixtures import (
-    craft_idx_v2,
-    craft_pack,
-    delta_varint,
-    object_id,
-    ofs_encode,
-    pack_entry,
-)
+from tests.git.fixtures import craft_idx_v2, craft_pack, object_id, pack_entry
+from tests.packwriter import delta_varint, ofs_encoding
 
 BASE = b"the quick brown fox jumps over the lazy dog\n" * 20
 BASE_ID = object_id(BLOB, BASE)
@@ -84,7 +78,7 @@ def odb_of(tmp_path: Path, *packs: tuple[bytes, bytes], **kw: int) -> ObjectData
 
 def test_crafted_pack_reads_and_delta_applies(tmp_path: Path) -> None:
     base_entry = pack_entry(BLOB, BASE)
-    pack, offsets = craft_pack([base_entry, pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(
+    pack, offsets = craft_pack([base_entry, pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encoding(
         len(base_entry)))])
     odb = odb_of(tmp_path, (pack, craft_idx_v2(pack, [(BASE_ID, offsets[0]),
                                                       (TARGET_ID, offsets[1])])))
@@ -239,7 +233,7 @@ def test_preset_dictionary_stream_is_not_passed_through(tmp_path: Path) -> None:
 
 def _delta_pack(tmp_path: Path, payload: bytes) -> ObjectDatabase:
     base_entry = pack_entry(BLOB, BASE)
-    entry = pack_entry(OFS_DELTA, payload, base=ofs_encode(len(base_entry)))
+    entry = pack_entry(OFS_DELTA, payload, base=ofs_encoding(len(base_entry)))
     return odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]))
 
 
@@ -298,7 +292,7 @@ def test_ref_delta_naming_itself(tmp_path: Path) -> None:
 
 def test_ofs_delta_offset_zero(tmp_path: Path) -> None:
     base_entry = pack_entry(BLOB, BASE)
-    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(0))
+    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encoding(0))
     odb = odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]))
     with pytest.raises(DeltaError, match="impossible base distance 0"):
         odb.read(TARGET_ID)
@@ -306,7 +300,7 @@ def test_ofs_delta_offset_zero(tmp_path: Path) -> None:
 
 def test_ofs_delta_into_the_pack_header(tmp_path: Path) -> None:
     base_entry = pack_entry(BLOB, BASE)
-    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(len(base_entry) + 5))
+    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encoding(len(base_entry) + 5))
     odb = odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]))
     with pytest.raises(DeltaError, match="impossible"):
         odb.read(TARGET_ID)
@@ -314,7 +308,7 @@ def test_ofs_delta_into_the_pack_header(tmp_path: Path) -> None:
 
 def test_ofs_delta_into_the_middle_of_an_entry(tmp_path: Path) -> None:
     base_entry = pack_entry(BLOB, BASE)
-    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(len(base_entry) - 3))
+    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encoding(len(base_entry) - 3))
     odb = odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]))
     with pytest.raises(CorruptRepository):
         odb.read(TARGET_ID)
@@ -339,7 +333,7 @@ def _chain(depth: int) -> tuple[list[bytes], list[bytes], bytes]:
         nxt = content + b"y"
         payload = delta(len(content), len(nxt), copy_op(0, len(content)) + b"\x01y")
         here = offsets[-1] + len(entries[-1])
-        entries.append(pack_entry(OFS_DELTA, payload, base=ofs_encode(here - offsets[-1])))
+        entries.append(pack_entry(OFS_DELTA, payload, base=ofs_encoding(here - offsets[-1])))
         offsets.append(here)
         ids.append(object_id(BLOB, nxt))
         content = nxt
@@ -518,7 +512,7 @@ def test_in_memory_and_streaming_caps(tmp_path: Path) -> None:
     """``max_object_size`` bounds what is built in memory (read, delta results);
     ``max_stream_size`` bounds whole objects streamed in chunks."""
     base_entry = pack_entry(BLOB, BASE)
-    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encode(len(base_entry)))
+    entry = pack_entry(OFS_DELTA, GOOD_DELTA, base=ofs_encoding(len(base_entry)))
     odb = odb_of(tmp_path, build([base_entry, entry], [BASE_ID, TARGET_ID]),
                  max_object_size=100, max_stream_size=len(BASE))
     with pytest.raises(CorruptPack, match="cap"):

@@ -14,7 +14,7 @@ from app.git import (
     UnsupportedRepository,
 )
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git, engine_git_env
+from tests.git.fixtures import engine_git_env, run_git
 
 DIFFERENTIAL = [
     "rich",
@@ -28,13 +28,13 @@ DIFFERENTIAL = [
 ]
 
 
-def run_git(path: Path, *args: str) -> bytes:
-    return engine_git(path, *args, env=engine_git_env(path.parent / "home-test"))
+def git_at(path: Path, *args: str) -> bytes:
+    return run_git(path, *args, env=engine_git_env(path.parent / "home-test"))
 
 
 def git_refs(path: Path) -> dict[str, str]:
     """Exposed refs that peel to a commit, per ``git rev-parse <ref>^{commit}``."""
-    names = run_git(path, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags")
+    names = git_at(path, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags")
     out: dict[str, str] = {}
     for name in names.decode().split():
         done = subprocess.run(["git", "rev-parse", "--verify", "-q", f"{name}^{{commit}}"],
@@ -46,14 +46,14 @@ def git_refs(path: Path) -> dict[str, str]:
 
 
 def git_commits(path: Path) -> list[str]:
-    return run_git(path, "rev-list", "--all").decode().split()
+    return git_at(path, "rev-list", "--all").decode().split()
 
 
 def ls_tree(path: Path, treeish: str, *, recursive: bool) -> list[tuple[int, str, str, str]]:
     """(mode, type, oid, path) from ``git ls-tree -z [-r -t]``."""
     args = ["ls-tree", "-z", "--full-tree"] + (["-r", "-t"] if recursive else []) + [treeish]
     rows = []
-    for record in run_git(path, *args).split(b"\0"):
+    for record in git_at(path, *args).split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
@@ -83,7 +83,7 @@ def test_resolve_every_ref_by_full_and_short_name(repo_path: Path) -> None:
             assert (target.commit.hex(), target.full_ref, target.path) == (oid, name, "")
             short = name.removeprefix("refs/heads/").removeprefix("refs/tags/")
             target = repo.resolve(f"{short}/some/path")
-            want = run_git(repo_path, "rev-parse", f"{short}^{{commit}}").decode().strip()
+            want = git_at(repo_path, "rev-parse", f"{short}^{{commit}}").decode().strip()
             assert target.commit.hex() == want, short
             assert target.path == "some/path"
 
@@ -93,7 +93,7 @@ def test_lookup_and_list_dir_equal_ls_tree(repo_path: Path) -> None:
         for commit_hex in git_commits(repo_path):
             commit = ObjectId.from_hex(commit_hex)
             rows = ls_tree(repo_path, commit_hex, recursive=True)
-            root_tree = run_git(repo_path, "rev-parse", f"{commit_hex}^{{tree}}").decode().strip()
+            root_tree = git_at(repo_path, "rev-parse", f"{commit_hex}^{{tree}}").decode().strip()
             root = repo.lookup(commit, "")
             assert (root.kind, root.oid.hex(), root.path) == ("tree", root_tree, "")
             for mode, kind, oid, path in rows:
@@ -114,18 +114,18 @@ def test_lookup_and_list_dir_equal_ls_tree(repo_path: Path) -> None:
 def test_commit_time_equals_git_log(repo_path: Path) -> None:
     with Repository.open(repo_path, refs_ttl=0) as repo:
         for commit_hex in git_commits(repo_path):
-            want = int(run_git(repo_path, "log", "-1", "--format=%ct", commit_hex))
+            want = int(git_at(repo_path, "log", "-1", "--format=%ct", commit_hex))
             assert repo.commit_time(ObjectId.from_hex(commit_hex)) == want
 
 
 def test_blobs_equal_cat_file(repo_path: Path) -> None:
     with Repository.open(repo_path, refs_ttl=0) as repo:
-        head = run_git(repo_path, "rev-parse", "HEAD").decode().strip()
+        head = git_at(repo_path, "rev-parse", "HEAD").decode().strip()
         for _mode, kind, oid_hex, _ in ls_tree(repo_path, head, recursive=True):
             if kind != "blob":
                 continue
             oid = ObjectId.from_hex(oid_hex)
-            content = run_git(repo_path, "cat-file", "blob", oid_hex)
+            content = git_at(repo_path, "cat-file", "blob", oid_hex)
             assert repo.read_blob(oid) == content
             assert b"".join(repo.iter_blob(oid, 7)) == content
             assert repo.blob(oid).size == repo.object_size(oid) == len(content)
@@ -175,32 +175,32 @@ def test_push_and_gc_show_up_without_reopening(tmp_path: Path, git_repos: RepoFa
     src = git_repos("rich")
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone.git"
-    engine_git(tmp_path, "clone", "-q", "--bare", str(src), str(clone), env=env)
+    run_git(tmp_path, "clone", "-q", "--bare", str(src), str(clone), env=env)
     repo = Repository.open(clone, refs_ttl=0)
     before = repo.refs()
     assert "refs/heads/pushed" not in before
     main = before["refs/heads/main"]
     # A new branch (loose ref), then a moved branch, then pack-refs (loose deleted).
-    engine_git(clone, "update-ref", "refs/heads/pushed", main.hex(), env=env)
+    run_git(clone, "update-ref", "refs/heads/pushed", main.hex(), env=env)
     assert repo.refs()["refs/heads/pushed"] == main
     feature = before["refs/heads/feature/x"]
-    engine_git(clone, "update-ref", "refs/heads/main", feature.hex(), env=env)
+    run_git(clone, "update-ref", "refs/heads/main", feature.hex(), env=env)
     assert repo.resolve("main").commit == feature
-    engine_git(clone, "pack-refs", "--all", "--prune", env=env)
+    run_git(clone, "pack-refs", "--all", "--prune", env=env)
     assert repo.resolve("main").commit == feature
-    engine_git(clone, "update-ref", "-d", "refs/heads/pushed", env=env)
+    run_git(clone, "update-ref", "-d", "refs/heads/pushed", env=env)
     assert "refs/heads/pushed" not in repo.refs()
-    engine_git(clone, "gc", "-q", "--prune=now", env=env)
+    run_git(clone, "gc", "-q", "--prune=now", env=env)
     assert repo.lookup(feature, "docs/a.txt").kind == "blob"
 
 
 def test_ttl_keeps_snapshot(tmp_path: Path, git_repos: RepoFactory) -> None:
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone.git"
-    engine_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
+    run_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
     repo = Repository.open(clone, refs_ttl=3600)
     main = repo.refs()["refs/heads/main"]
-    engine_git(clone, "update-ref", "refs/heads/later", main.hex(), env=env)
+    run_git(clone, "update-ref", "refs/heads/later", main.hex(), env=env)
     assert "refs/heads/later" not in repo.refs()  # trusted for the TTL
     assert "refs/heads/later" in Repository.open(clone, refs_ttl=3600).refs()
 
@@ -210,7 +210,7 @@ def test_concurrent_reads_while_refs_move(tmp_path: Path, git_repos: RepoFactory
 
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone.git"
-    engine_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
+    run_git(tmp_path, "clone", "-q", "--bare", str(git_repos("rich")), str(clone), env=env)
     repo = Repository.open(clone, refs_ttl=0)
     refs = repo.refs()
     allowed = {refs["refs/heads/main"], refs["refs/heads/feature/x"]}
@@ -232,9 +232,9 @@ def test_concurrent_reads_while_refs_move(tmp_path: Path, git_repos: RepoFactory
         thread.start()
     for n in range(20):
         new = refs["refs/heads/feature/x" if n % 2 == 0 else "refs/heads/main"]
-        engine_git(clone, "update-ref", "refs/heads/main", new.hex(), env=env)
+        run_git(clone, "update-ref", "refs/heads/main", new.hex(), env=env)
         if n == 10:
-            engine_git(clone, "pack-refs", "--all", env=env)
+            run_git(clone, "pack-refs", "--all", env=env)
     stop.set()
     for thread in threads:
         thread.join()

@@ -20,7 +20,7 @@ from app.git.layout import discover
 from app.git.refs.store import RefStore
 from app.git.revision import ABBREV_PROBE_LIMIT, RevisionResolver
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git, engine_git_env
+from tests.git.fixtures import engine_git_env, run_git
 
 Rich = tuple[Repository, Path]
 
@@ -32,7 +32,7 @@ def rich(git_repos: RepoFactory) -> Rich:
 
 
 def rev(path: Path, spec: str) -> ObjectId:
-    out = engine_git(path, "rev-parse", spec, env=engine_git_env(path.parent / "h"))
+    out = run_git(path, "rev-parse", spec, env=engine_git_env(path.parent / "h"))
     return ObjectId.from_hex(out.decode().strip())
 
 
@@ -125,14 +125,14 @@ def test_configured_namespace(git_repos: RepoFactory) -> None:
 def test_detached_and_unborn_head(tmp_path: Path, git_repos: RepoFactory) -> None:
     env = engine_git_env(tmp_path / "home")
     clone = tmp_path / "clone"
-    engine_git(tmp_path, "clone", "-q", str(git_repos("rich")), str(clone), env=env)
-    engine_git(clone, "checkout", "-q", "--detach", "HEAD~1", env=env)
+    run_git(tmp_path, "clone", "-q", str(git_repos("rich")), str(clone), env=env)
+    run_git(clone, "checkout", "-q", "--detach", "HEAD~1", env=env)
     repo = Repository.open(clone)
     assert repo.head() is None
     target = repo.resolve("HEAD")
     assert (target.full_ref, target.commit) == ("HEAD", rev(clone, "HEAD"))
     empty = tmp_path / "empty"
-    engine_git(tmp_path, "init", "-q", "-b", "trunk", str(empty), env=env)
+    run_git(tmp_path, "init", "-q", "-b", "trunk", str(empty), env=env)
     repo = Repository.open(empty)
     assert repo.head() == "refs/heads/trunk"
     assert repo.refs() == {}
@@ -186,7 +186,7 @@ def test_abbrev_ambiguity_counts_only_commitish(git_repos: RepoFactory) -> None:
 def test_sha256_ids(git_repos: RepoFactory) -> None:
     path = git_repos("rich-sha256")
     repo = Repository.open(path)
-    out = engine_git(path, "rev-parse", "main", "v1^{commit}",
+    out = run_git(path, "rev-parse", "main", "v1^{commit}",
                      env=engine_git_env(path.parent / "h")).decode().split()
     main, v1 = (ObjectId(bytes.fromhex(h)) for h in out)
     assert len(main) == 32

@@ -17,7 +17,7 @@ from app.git import (
 )
 from app.git.tree import MAX_SYMLINK_HOPS, split_path
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git, engine_git_env
+from tests.git.fixtures import engine_git_env, run_git
 
 Rich = tuple[Repository, ObjectId, Path]
 
@@ -30,7 +30,7 @@ def rich(git_repos: RepoFactory) -> Rich:
 
 
 def rev(path: Path, spec: str) -> str:
-    out = engine_git(path, "rev-parse", spec, env=engine_git_env(path.parent / "h"))
+    out = run_git(path, "rev-parse", spec, env=engine_git_env(path.parent / "h"))
     return out.decode().strip()
 
 
@@ -130,13 +130,13 @@ def test_split_path() -> None:
 def test_hop_limit(tmp_path: Path) -> None:
     env = engine_git_env(tmp_path / "home")
     work = tmp_path / "hops"
-    engine_git(tmp_path, "init", "-q", "-b", "main", str(work), env=env)
+    run_git(tmp_path, "init", "-q", "-b", "main", str(work), env=env)
     (work / "file").write_text("end\n")
     # l0 -> l1 -> ... -> l40 -> file: 41 links from l0, 40 from l1.
     for n in range(MAX_SYMLINK_HOPS + 1):
         os.symlink(f"l{n + 1}" if n < MAX_SYMLINK_HOPS else "file", work / f"l{n}")
-    engine_git(work, "add", "-A", env=env)
-    engine_git(work, "commit", "-q", "-m", "hops", env=env)
+    run_git(work, "add", "-A", env=env)
+    run_git(work, "commit", "-q", "-m", "hops", env=env)
     repo = Repository.open(work)
     commit = repo.resolve("main").commit
     assert repo.lookup(commit, "l1").path == "file"

@@ -1,5 +1,8 @@
 """Test-side writers and readers for git's pack formats, used to build hostile inputs.
 
+Shared by the engine tests (``tests.git.fixtures`` crafts packs and indexes with these
+primitives) and the fault corpus (``tests.faults.corpus``).
+
 Rules:
 1. This is test code: it writes what a *correct* writer would, byte for byte
    (gitformat-pack), so that each corpus case differs from a valid file in exactly the
@@ -12,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 OBJ_COMMIT, OBJ_TREE, OBJ_BLOB, OBJ_TAG, OBJ_OFS_DELTA, OBJ_REF_DELTA = 1, 2, 3, 4, 6, 7
@@ -165,34 +168,47 @@ def write_pack(entries: Sequence[RawEntry], hash_len: int = 20) -> WrittenPack:
     return WrittenPack(bytes(body), [e.oid for e in entries], offsets, crcs)
 
 
-def write_idx_v2(pack: WrittenPack, hash_len: int = 20) -> bytes:
-    """A version-2 ``.idx`` for ``pack`` (large offsets used only when needed)."""
-    order = sorted(range(len(pack.oids)), key=lambda i: pack.oids[i])
+def idx_v2(
+    rows: Iterable[tuple[bytes, int, int]],
+    pack_checksum: bytes,
+    hash_len: int = 20,
+    *,
+    large_from: int = 0x80000000,
+) -> bytes:
+    """A version-2 ``.idx`` listing ``(oid, crc32, offset)`` rows, sorted here by id then
+    offset (an id may appear twice). Offsets at or above ``large_from`` go through the
+    64-bit table; the default uses it only when an offset needs it."""
+    ordered = sorted(rows, key=lambda row: (row[0], row[2]))
     fanout = [0] * 256
-    for i in order:
-        fanout[pack.oids[i][0]] += 1
+    for oid, _, _ in ordered:
+        fanout[oid[0]] += 1
     running = 0
     for byte in range(256):
         running += fanout[byte]
         fanout[byte] = running
     out = bytearray(b"\xfftOc" + struct.pack(">I", 2) + struct.pack(">256I", *fanout))
-    for i in order:
-        out += pack.oids[i]
-    for i in order:
-        out += struct.pack(">I", pack.crcs[i])
+    for oid, _, _ in ordered:
+        out += oid
+    for _, crc, _ in ordered:
+        out += struct.pack(">I", crc)
     large: list[int] = []
-    for i in order:
-        offset = pack.offsets[i]
-        if offset < 0x80000000:
+    for _, _, offset in ordered:
+        if offset < large_from:
             out += struct.pack(">I", offset)
         else:
             out += struct.pack(">I", 0x80000000 | len(large))
             large.append(offset)
     for offset in large:
         out += struct.pack(">Q", offset)
-    out += pack.checksum
+    out += pack_checksum
     out += digest(bytes(out), hash_len)
     return bytes(out)
+
+
+def write_idx_v2(pack: WrittenPack, hash_len: int = 20) -> bytes:
+    """A version-2 ``.idx`` for ``pack`` (large offsets used only when needed)."""
+    rows = zip(pack.oids, pack.crcs, pack.offsets, strict=True)
+    return idx_v2(rows, pack.checksum, hash_len)
 
 
 def rehash_trailer(data: bytes | bytearray, hash_len: int = 20) -> bytes:
