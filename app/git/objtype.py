@@ -18,7 +18,6 @@ OFS_DELTA = 6
 REF_DELTA = 7
 
 OBJECT_TYPES = frozenset({COMMIT, TREE, BLOB, TAG})
-DELTA_TYPES = frozenset({OFS_DELTA, REF_DELTA})
 
 _NAMES = {COMMIT: "commit", TREE: "tree", BLOB: "blob", TAG: "tag"}
 _CODES = {name: code for code, name in _NAMES.items()}
