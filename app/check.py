@@ -36,6 +36,8 @@ class ProgressBar:
         self._next_draw = self.start + delay
 
     def __call__(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total``: nothing until ``delay`` has passed, then at most every
+        0.1 s, and at completion."""
         now = time.monotonic()
         if now < self._next_draw and done < total:
             return

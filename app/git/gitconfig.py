@@ -146,6 +146,7 @@ class RepositoryFormat:
 
     @property
     def hash_len(self) -> int:
+        """Bytes per object id: 20 for SHA-1, 32 for SHA-256."""
         return SHA256_LEN if self.object_format == "sha256" else SHA1_LEN
 
 

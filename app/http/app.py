@@ -90,6 +90,7 @@ class PackserveApp:
             repo.close()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI entry: file paths go straight to the blob handler, the rest to Starlette."""
         if scope["type"] == "http":
             path = scope["path"]
             if path != "/" and path != "/-" and not path.startswith("/-/"):

@@ -125,6 +125,7 @@ class BlobHandler:
 
     # ------------------------------------------------------------------ entry point
     async def __call__(self, scope: Scope, receive: Any, send: Send) -> None:
+        """Answer one request for ``/<ref>/<path>``: GET or HEAD, anything else is 405."""
         method = scope["method"]
         head = method == "HEAD"
         if method != "GET" and not head:

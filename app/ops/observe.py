@@ -35,6 +35,7 @@ class ObserveRequests:
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """ASGI entry: pass everything through; watch HTTP responses on the way out."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

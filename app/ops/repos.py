@@ -171,6 +171,7 @@ class Router:
         self._preview_suffix = "." + base_domain if base_domain else None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """ASGI entry: run every repository's lifespan, route each request to its repository."""
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return

@@ -165,6 +165,7 @@ class RefStore:
 
     @property
     def namespaces(self) -> tuple[str, ...]:
+        """The ref prefixes exposed (``refs/heads/``, ``refs/tags/`` by default)."""
         return self._namespaces
 
     def snapshot(self) -> RefSnapshot:
