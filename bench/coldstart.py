@@ -69,18 +69,18 @@ def first_requests(fleet: Fleet, name: str, small: Bodies, delta: Bodies,
                 statistics.median(seconds), ok)
 
 
-def startup_scaling(fleet: Fleet, repos: dict[int, Path],
-                    repeats: int) -> dict[int, list[Startup]]:
-    """Object count -> packserve's fresh starts on that synthetic repository."""
-    times: dict[int, list[Startup]] = {count: [] for count in repos}
+def startup_scaling(fleet: Fleet, repos: dict[str, Path],
+                    repeats: int) -> dict[str, list[Startup]]:
+    """Label -> packserve's fresh starts on that synthetic repository."""
+    times: dict[str, list[Startup]] = {label: [] for label in repos}
     for i in range(repeats):
-        for count, git_dir in repos.items():
+        for n, (label, git_dir) in enumerate(repos.items()):
             server = fleet.spawn("packserve", env=_fresh_env(fleet.setting.run_dir),
-                                 tag=f"-startup{count}-{i}", git_dir=git_dir)
+                                 tag=f"-startup{n}-{i}", git_dir=git_dir)
             try:
                 listening = server.wait_ready("/-/", START_TIMEOUT, any_status=True)
                 first = server.wait_ready(f"/main/{PROBE_PATH}", START_TIMEOUT)
-                times[count].append(Startup(listening, first))
+                times[label].append(Startup(listening, first))
             finally:
                 server.stop()
     return times

@@ -274,9 +274,15 @@ class _Bench:
                 self.res.cold[name] = f"failed: {str(exc).splitlines()[0]}"
 
     def startup(self, fl: Fleet, cache_dir: Path) -> None:
-        repos = {n: synthetic.synthetic(n, cache_dir, _log) for n in self.plan.startup_objects}
+        few, many = self.plan.startup_objects
+        repos = {
+            f"{few:,}": synthetic.synthetic(few, cache_dir, _log),
+            f"{many:,}": synthetic.synthetic(many, cache_dir, _log),
+            f"{many:,} with .rev": synthetic.synthetic(many, cache_dir, _log, rev=True),
+        }
+        self.res.meta["startup_pair"] = [f"{few:,}", f"{many:,}"]
         self.res.meta["startup_objects"] = {
-            str(n): synthetic.object_count(path) for n, path in repos.items()}
+            label: synthetic.object_count(path) for label, path in repos.items()}
         self.res.startup = coldstart.startup_scaling(fl, repos, self.plan.startup_repeats)
 
     def memory(self, fl: Fleet) -> None:

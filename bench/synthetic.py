@@ -3,7 +3,9 @@
 One commit whose tree holds ``count`` small distinct blobs in directories of 1000, built
 with ``git fast-import`` (a million objects in well under a minute) and cached by count.
 Start-up must not depend on the size of the repository: opening one of 1M objects must
-cost what opening one of 1k costs.
+cost what opening one of 1k costs. Packs written by fast-import (and by git before 2.41
+unless ``pack.writeReverseIndex`` is set) have no ``.rev``; the ``rev`` variant adds one
+(``git index-pack --rev-index``), to tell the cost of building the pack order from the rest.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def _write_stream(stdin: IO[bytes], count: int) -> None:
     stdin.close()
 
 
-def synthetic(count: int, cache_dir: Path, log: Callable[[str], None]) -> Path:
-    """A bare repository of about ``count`` objects (blobs + trees + 1 commit), cached."""
-    home = cache_dir / f"synthetic-{count}"
+def synthetic(count: int, cache_dir: Path, log: Callable[[str], None], *,
+              rev: bool = False) -> Path:
+    """A bare repository of about ``count`` objects (blobs + trees + 1 commit), cached;
+    with ``rev``, its pack has a reverse index."""
+    home = cache_dir / f"synthetic-{count}{'-rev' if rev else ''}"
     if not (home / "done").exists():
         log(f"building a synthetic repository of {count:,} objects (once; cached) ...")
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,9 @@ def synthetic(count: int, cache_dir: Path, log: Callable[[str], None]) -> Path:
             finally:
                 if proc.wait() != 0:
                     raise RuntimeError("git fast-import failed")
+            if rev:
+                for pack in (git_dir / "objects" / "pack").glob("*.pack"):
+                    git(git_dir, "index-pack", "--rev-index", str(pack))
             (tmp / "done").write_text("ok\n")
             if home.exists():
                 shutil.rmtree(home)
