@@ -311,7 +311,7 @@ def render_markdown(res: Results) -> str:
         "",
         f"Machine: {meta['machine']}; uvicorn {meta['versions']['uvicorn']} with "
         f"{meta['versions']['uvicorn_http']} on {meta['versions']['uvicorn_loop']}. "
-        f"Command: `{meta['command']}`. "
+        f"Code: {meta.get('project_commit', '?')}. Command: `{meta['command']}`. "
         f"Started {meta['started']}; {meta['rounds']} round(s), {meta['duration']} s per run; "
         f"{meta['pinning']}.",
         "",

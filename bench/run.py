@@ -118,6 +118,17 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _project_commit() -> str:
+    """The commit of the code being measured (``+dirty`` with uncommitted changes)."""
+    def out(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = out("rev-parse", "--short=12", "HEAD") or "unknown"
+    return commit + ("+dirty" if out("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def _pin(no_pin: bool) -> tuple[int | None, str]:
     """Pin this process (and so wrk) to one core; return the servers' core."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -341,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         repo_meta["delta_fraction"] = bench_repo.delta_fraction
         results = Results(
             meta={"machine": _machine(), "pinning": pinning, "versions": _versions(),
+                  "project_commit": _project_commit(),
                   "command": shlex.join(["python", "-m", "bench", *(argv or sys.argv[1:])]),
                   "started": started, "rounds": plan.rounds, "duration": plan.duration,
                   "plan": asdict(plan), "repo": repo_meta,
