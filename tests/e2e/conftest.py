@@ -1,4 +1,5 @@
-"""Real servers for the end-to-end tests: uvicorn on a free 127.0.0.1 port, in a thread.
+"""Real servers for the end-to-end tests: uvicorn on a free 127.0.0.1 port, in a thread
+(``tests.servers.start``).
 
 Each distinct (repository, settings) pair gets one server for the whole session; tests
 talk to it over a real socket (httpx, curl, Chromium, REDbot).
@@ -6,49 +7,16 @@ talk to it over a real socket (httpx, curl, Chromium, REDbot).
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from app.config import Settings
 from app.http.app import create_app
 from tests.conftest import SiteRepos
-
-
-@dataclasses.dataclass
-class Running:
-    """A server in a background thread and its base URL."""
-
-    server: uvicorn.Server
-    thread: threading.Thread
-    url: str
-
-
-def start(app: Any) -> Running:
-    """Run ``app`` under uvicorn (h11, asyncio) on a free port; return once it listens."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return Running(server, thread, f"http://127.0.0.1:{port}")
-
-
-def stop(running: Running) -> None:
-    """Ask the server to exit and wait for its thread."""
-    running.server.should_exit = True
-    running.thread.join(timeout=20)
+from tests.servers import ThreadedServer, start, stop
 
 
 class Servers:
@@ -57,7 +25,7 @@ class Servers:
     def __init__(self, repos: SiteRepos, cache_root: Path) -> None:
         self.repos = repos
         self._cache_root = cache_root
-        self._running: dict[tuple[object, ...], Running] = {}
+        self._running: dict[tuple[object, ...], ThreadedServer] = {}
 
     def __call__(self, form: str = "gc", **overrides: Any) -> str:
         codings = overrides.pop("codings", None)

@@ -13,19 +13,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.servers import PACKSERVE, ROOT, free_port
 
 
 class Server:
@@ -48,14 +40,12 @@ class Server:
         """Start the process and wait until it accepts connections."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
         env.pop("PACKSERVE_CONFIG", None)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "app",
+                    *PACKSERVE,
                     "serve",
                     str(self.repo),
                     "--port",
@@ -64,7 +54,7 @@ class Server:
                     str(self.workdir / "cache"),
                     *self.args,
                 ],
-                cwd=REPO_ROOT,
+                cwd=ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

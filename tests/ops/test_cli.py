@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.cli import _parser, main, settings_from
 from tests.conftest import SiteRepos, cat_blob, tree_files
-from tests.ops.proc import PACKSERVE, free_port, running
+from tests.ops.proc import running
+from tests.servers import PACKSERVE, free_port
 
 
 def test_flags_beat_environment_which_beats_the_file(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SiteRepos, cat_blob, tree_files
-from tests.ops.proc import PACKSERVE, ROOT, free_port, running
+from tests.ops.proc import running
+from tests.servers import PACKSERVE, ROOT, free_port
 
 INSTRUCTIONS = {
     "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",

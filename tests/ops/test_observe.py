@@ -17,7 +17,7 @@ from app.ops import accesslog
 from app.ops.accesslog import AccessLog, Record
 from app.ops.metrics import CountingDiskCache, Metrics, endpoint
 from app.ops.observe import ObserveRequests
-from tests.ops.conftest import serving
+from tests.servers import serving
 
 GZ = gzip.compress(b"hello, world", mtime=0)
 

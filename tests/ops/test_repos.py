@@ -14,7 +14,7 @@ import pytest
 from app.config import RepositoryMount
 from app.ops import repos
 from app.ops.repos import Router, Site
-from tests.ops.conftest import serving
+from tests.servers import serving
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from app.config import ConfigError, from_mapping
 from app.ops.server import build_app
 from tests.conftest import INDEX_HTML, SiteRepos, cat_blob, tree_files
 from tests.git.fixtures import git
-from tests.ops.conftest import serving
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")

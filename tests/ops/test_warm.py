@@ -18,7 +18,7 @@ from app.cli import main
 from app.config import Settings
 from app.ops.server import build_app
 from tests.conftest import SiteRepos, cat_blob, tree_files
-from tests.ops.conftest import serving
+from tests.servers import serving
 
 WORK: tuple[tuple[str, dict[str, str]], ...] = (
     ("packserve_delta_resolutions_total", {}),
