@@ -1,6 +1,7 @@
 """Slow readers, fast probes and connection storms against a server on 127.0.0.1.
 
-Used by ``test_slow_clients.py`` (CI-sized numbers) and ``soak.py`` (the issue's numbers).
+``slow_then_storm`` is the whole scenario, run by ``test_slow_clients.py`` (CI-sized
+numbers) and ``soak.py`` (the issue's numbers).
 Everything is asyncio on raw sockets so that hundreds of clients cost one thread; a slow
 reader shrinks its receive buffer (``SO_RCVBUF``) so TCP back-pressure reaches the server
 quickly instead of the kernel soaking up megabytes.
@@ -21,6 +22,8 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from tests.faults.server import Server
 
 HEAD_LIMIT = 64 << 10
 
@@ -189,3 +192,92 @@ class MemorySampler(threading.Thread):
         self._halt.set()
         self.join(timeout=5)
         return self.peak
+
+
+@dataclass
+class SlowAndStorm:
+    """What ``slow_then_storm`` saw: each phase's tallies and the server's footprint (KiB)."""
+
+    warm: Outcome
+    slow: Outcome
+    fast: Outcome
+    many: Outcome
+    storm_seconds: float
+    rss_before_kb: int
+    slow_peak_kb: int
+    peak_kb: int
+    rss_after_kb: int
+    fds_before: int
+    fds_after: int
+    alive: bool
+
+
+def slow_then_storm(
+    server: Server,
+    large: bytes,
+    small: list[tuple[str, bytes]],
+    *,
+    slow_clients: int,
+    seconds: float,
+    storm_connections: int,
+    chunk: int,
+    interval: float,
+    sample_every: float = 0.1,
+    settle_seconds: float = 10.0,
+) -> SlowAndStorm:
+    """Warm up with a small storm; then ``slow_clients`` readers trickle
+    ``/stable/large.bin`` (identity and deflate; ``chunk`` bytes every ``interval`` s) for
+    ``seconds`` and vanish, while a fast client fetches ``small[0]`` every 50 ms; then
+    ``storm_connections`` connections make three keep-alive requests each. Resident memory
+    is sampled throughout; at the end the server gets ``settle_seconds`` to close what the
+    clients left behind before its descriptors are counted."""
+    warm = Outcome()
+    asyncio.run(storm(server.port, small, 4, 2, warm))
+    fds_before = server.open_fds()
+    rss_before = server.memory_kb()[0]
+    sampler = MemorySampler(lambda: server.memory_kb()[0], every=sample_every)
+    sampler.start()
+    slow, fast, many = Outcome(), Outcome(), Outcome()
+
+    async def trickle() -> None:
+        until = time.monotonic() + seconds
+        readers = [
+            slow_reader(
+                server.port,
+                "/stable/large.bin",
+                ("identity", "deflate")[i % 2],
+                large,
+                chunk=chunk,
+                interval=interval,
+                until=until,
+                outcome=slow,
+            )
+            for i in range(slow_clients)
+        ]
+        await asyncio.gather(
+            *readers, fast_probes(server.port, small[0][0], small[0][1], until, 0.05, fast)
+        )
+
+    asyncio.run(trickle())
+    slow_peak = sampler.peak
+    start = time.monotonic()
+    asyncio.run(storm(server.port, small, storm_connections, 3, many))
+    storm_seconds = time.monotonic() - start
+    peak = sampler.stop()
+    deadline = time.monotonic() + settle_seconds
+    while server.open_fds() > fds_before + 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return SlowAndStorm(
+        warm=warm,
+        slow=slow,
+        fast=fast,
+        many=many,
+        storm_seconds=storm_seconds,
+        rss_before_kb=rss_before,
+        slow_peak_kb=slow_peak,
+        peak_kb=peak,
+        rss_after_kb=server.memory_kb()[0],
+        fds_before=fds_before,
+        fds_after=server.open_fds(),
+        alive=server.alive(),
+    )

@@ -18,13 +18,12 @@ Everything runs on 127.0.0.1 and every process started is stopped.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.faults.load import MemorySampler, Outcome, fast_probes, slow_reader, storm
+from tests.faults.load import slow_then_storm
 from tests.faults.rewrite import Oracle, Reader, Writer, build_site
 from tests.faults.server import Server
 
@@ -38,44 +37,17 @@ def _slow_and_storm(args: argparse.Namespace, root: Path, home: Path) -> bool:
         if p != "large.bin"
     ]
     with Server(site.served, root / "slow-server") as server:
-        asyncio.run(storm(server.port, small, 4, 2, Outcome()))
-        fds_before = server.open_fds()
-        rss_before = server.memory_kb()[0]
-        sampler = MemorySampler(lambda: server.memory_kb()[0], every=0.25)
-        sampler.start()
-        slow, fast, many = Outcome(), Outcome(), Outcome()
-
-        async def trickle() -> None:
-            until = time.monotonic() + args.seconds
-            await asyncio.gather(
-                *(
-                    slow_reader(
-                        server.port,
-                        "/stable/large.bin",
-                        ("identity", "deflate")[i % 2],
-                        large,
-                        chunk=50,
-                        interval=0.05,
-                        until=until,
-                        outcome=slow,
-                    )
-                    for i in range(args.slow)
-                ),
-                fast_probes(server.port, small[0][0], small[0][1], until, 0.05, fast),
-            )
-
-        asyncio.run(trickle())
-        slow_peak = sampler.peak
-        start = time.monotonic()
-        asyncio.run(storm(server.port, small, args.storm, 3, many))
-        storm_seconds = time.monotonic() - start
-        peak = sampler.stop()
-        deadline = time.monotonic() + 15
-        while server.open_fds() > fds_before + 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        fds_after = server.open_fds()
-        rss_after = server.memory_kb()[0]
-        alive = server.alive()
+        run = slow_then_storm(
+            server, large, small, slow_clients=args.slow, seconds=args.seconds,
+            storm_connections=args.storm, chunk=50, interval=0.05, sample_every=0.25,
+            settle_seconds=15,
+        )
+    slow, fast, many, alive = run.slow, run.fast, run.many, run.alive
+    fds_before, fds_after = run.fds_before, run.fds_after
+    rss_before, slow_peak, peak, rss_after = (
+        run.rss_before_kb, run.slow_peak_kb, run.peak_kb, run.rss_after_kb
+    )
+    storm_seconds = run.storm_seconds
     print(
         f"slow clients: {args.slow} x {args.size_mb} MiB at 1 byte/ms for {args.seconds:.0f}s: "
         f"{slow.ok} ok, {len(slow.failed)} failed, {slow.bytes_read >> 10} KiB read in all"

@@ -10,13 +10,11 @@ server must hold no more descriptors than before.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.faults.load import MemorySampler, Outcome, fast_probes, slow_reader, storm
+from tests.faults.load import slow_then_storm
 from tests.faults.rewrite import build_site
 from tests.faults.server import Server
 
@@ -38,43 +36,14 @@ def test_slow_and_many_clients(tmp_path: Path, fault_home: Path) -> None:
         if path != "large.bin"
     ]
     with Server(site.served, tmp_path / "server") as server:
-        warm = Outcome()
-        asyncio.run(storm(server.port, small, 4, 2, warm))
-        assert not warm.failed, warm.failed
-        fds_before = server.open_fds()
-        sampler = MemorySampler(lambda: server.memory_kb()[0])
-        sampler.start()
-        slow, fast, many = Outcome(), Outcome(), Outcome()
-
-        async def trickle() -> None:
-            until = time.monotonic() + SLOW_SECONDS
-            readers = [
-                slow_reader(
-                    server.port,
-                    "/stable/large.bin",
-                    ("identity", "deflate")[i % 2],
-                    large,
-                    chunk=1024,
-                    interval=0.01,
-                    until=until,
-                    outcome=slow,
-                )
-                for i in range(SLOW_CLIENTS)
-            ]
-            await asyncio.gather(
-                *readers, fast_probes(server.port, small[0][0], small[0][1], until, 0.05, fast)
-            )
-
-        asyncio.run(trickle())
-        start = time.monotonic()
-        asyncio.run(storm(server.port, small, STORM, 3, many))
-        storm_seconds = time.monotonic() - start
-        peak_kb = sampler.stop()
-        deadline = time.monotonic() + 10
-        while server.open_fds() > fds_before + 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        fds_after = server.open_fds()
-        alive = server.alive()
+        run = slow_then_storm(
+            server, large, small, slow_clients=SLOW_CLIENTS, seconds=SLOW_SECONDS,
+            storm_connections=STORM, chunk=1024, interval=0.01,
+        )
+    assert not run.warm.failed, run.warm.failed
+    slow, fast, many = run.slow, run.fast, run.many
+    storm_seconds, peak_kb, alive = run.storm_seconds, run.peak_kb, run.alive
+    fds_before, fds_after = run.fds_before, run.fds_after
     report = (
         f"peak RSS {peak_kb >> 10} MiB; slow {slow.ok}/{SLOW_CLIENTS} read "
         f"{slow.bytes_read >> 10} KiB; fast {fast.latency_summary()}; storm "
