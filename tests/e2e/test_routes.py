@@ -179,7 +179,7 @@ def test_cors(servers: Servers, base: str) -> None:
     assert response.headers["access-control-allow-origin"] == "https://example.org"
 
 
-def test_spa_fallback_and_404_page(servers: Servers, site_repos: SiteRepos) -> None:
+def test_spa_fallback_and_404_page(servers: Servers) -> None:
     base = servers("gc", spa_fallback=True)
     routed = httpx.get(f"{base}/main/some/client/route")
     assert routed.status_code == 200
