@@ -10,8 +10,8 @@ import httpx
 from app.config import Settings
 from app.http.app import create_app
 from tests.conftest import SiteRepos
-from tests.e2e.conftest import start, stop
 from tests.git.fixtures import git, pack_files
+from tests.servers import start, stop
 
 
 def corrupt_blob(git_dir: Path, oid: str) -> None:
