@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.git.fixtures import BUILDERS
+from tests.git import fixtures, refrepos
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {**fixtures.BUILDERS, **refrepos.BUILDERS}
 
 
 class RepoFactory:
@@ -29,5 +31,5 @@ class RepoFactory:
 
 @pytest.fixture(scope="session")
 def git_repos(tmp_path_factory: pytest.TempPathFactory) -> RepoFactory:
-    """``git_repos("aggressive")`` -> the git dir of that fixture (see ``fixtures.BUILDERS``)."""
+    """``git_repos("aggressive")`` -> the git dir of that fixture (see ``BUILDERS``)."""
     return RepoFactory(tmp_path_factory.mktemp("git-fixtures"))

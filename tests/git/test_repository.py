@@ -14,7 +14,8 @@ from app.git import (
     UnsupportedRepository,
 )
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git_env, run_git
+from tests.git.fixtures import run_git
+from tests.git.refrepos import engine_git_env
 
 DIFFERENTIAL = [
     "rich",

@@ -20,7 +20,8 @@ from app.git.layout import discover
 from app.git.refs.store import RefStore
 from app.git.revision import ABBREV_PROBE_LIMIT, RevisionResolver
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git_env, run_git
+from tests.git.fixtures import run_git
+from tests.git.refrepos import engine_git_env
 
 Rich = tuple[Repository, Path]
 

@@ -17,7 +17,8 @@ from app.git import (
 )
 from app.git.tree import MAX_SYMLINK_HOPS, split_path
 from tests.git.conftest import RepoFactory
-from tests.git.fixtures import engine_git_env, run_git
+from tests.git.fixtures import run_git
+from tests.git.refrepos import engine_git_env
 
 Rich = tuple[Repository, ObjectId, Path]
 
