@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -68,7 +69,7 @@ def install(objects: Path, pack: bytes, idx: bytes) -> None:
     (pack_dir / f"{name}.idx").write_bytes(idx)
 
 
-def odb_of(tmp_path: Path, *packs: tuple[bytes, bytes], **kw: int) -> ObjectDatabase:
+def odb_of(tmp_path: Path, *packs: tuple[bytes, bytes], **kw: Any) -> ObjectDatabase:
     objects = tmp_path / "objects"
     objects.mkdir(parents=True, exist_ok=True)
     for pack, idx in packs:

@@ -48,7 +48,7 @@ def test_commit_value_is_the_documented_constant() -> None:
 
 def test_defaults_have_no_contradictory_directives() -> None:
     for kind in ("commit", "branch", "tag", "abbrev"):
-        value = for_ref(kind, Settings())  # type: ignore[arg-type]
+        value = for_ref(kind, Settings())
         directives = [d.split("=")[0] for d in value.split(", ")]
         assert directives[0] == "public"
         assert "must-revalidate" not in directives
