@@ -27,7 +27,9 @@ Rules:
    CRCs, content hashes, ``.rev`` order). Alternates are used to resolve REF_DELTA bases but
    are not themselves verified; a multi-pack-index is not read (the engine does not use it).
 4. A pack, index or loose object that vanishes between the directory listing and its check
-   was removed by a concurrent ``git gc``/``repack``: it is skipped, not reported.
+   was removed by a concurrent ``git gc``/``repack``: it is skipped, not reported. A pack
+   without its index (or the reverse) is reported only if it was so in two listings at
+   least ``_ORPHAN_GRACE_SECONDS`` apart.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +69,10 @@ _CHUNK = 1 << 20
 _HASH_CHUNK = 16 << 20
 _DELTA_CACHE_BYTES = 96 << 20
 _RIDX_HEADER = 12
+# git deletes an old pack's .idx just after its .pack and renames a new .idx into place just
+# after its .pack; a run over a small repository can start and end inside that gap, so the
+# two listings that must agree on an orphan are taken at least this far apart.
+_ORPHAN_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,7 @@ def verify_repository(
     objects_dir = layout.objects_dir
     odb = ObjectDatabase.open(objects_dir, hash_len)
     packs = _open_packs(objects_dir / "pack", hash_len, report)
+    listed_at = time.monotonic()
     orphans = _orphans(objects_dir / "pack")
     loose_files = list(_loose_files(objects_dir, hash_len))
     total = sum(index.count for _, index in packs) + len(loose_files)
@@ -140,6 +148,8 @@ def verify_repository(
     _verify_refs(layout.git_dir, layout.common_dir, hash_len, odb, report)
     # Only files that are still orphans now: git renames a new .pack before its .idx and
     # deletes an old .idx after its .pack, so a concurrent gc shows orphans for a moment.
+    if orphans:
+        time.sleep(max(0.0, listed_at + _ORPHAN_GRACE_SECONDS - time.monotonic()))
     for path, message in sorted(orphans & _orphans(objects_dir / "pack")):
         report.add(path, message)
     return report

@@ -6,6 +6,7 @@ The damaged side (every corpus case is found) is ``tests/faults/test_check_corpu
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from app.git import GitError
 from app.git.verify import verify_repository
 from tests.faults.gitrepo import BaseRepo, build_base
+from tests.git.fixtures import git_env, run_git
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,28 @@ def test_dangling_ref_is_reported(pristine: dict[str, BaseRepo], tmp_path: Path)
     (root / ".git" / "refs" / "heads" / "ghost").write_text("1" * 40 + "\n")
     report = verify_repository(root)
     assert [(f.path, f.oid) for f in report.findings] == [("refs/heads/ghost", "1" * 40)]
+
+
+def test_index_whose_pack_gc_is_removing_is_not_an_orphan(tmp_path: Path) -> None:
+    # A run over a tiny repository is far shorter than the moment between git deleting an
+    # old pack and its index; the index must not be reported if it goes within the grace.
+    env = git_env(tmp_path / "home")
+    work = tmp_path / "tiny"
+    work.mkdir()
+    run_git(work, "init", "-q", ".", env=env)
+    (work / "a.txt").write_text("a\n")
+    run_git(work, "add", "a.txt", env=env)
+    run_git(work, "commit", "-q", "-m", "one", env=env)
+    run_git(work, "gc", "-q", env=env)
+    going = work / ".git" / "objects" / "pack" / ("pack-" + "cd" * 20 + ".idx")
+    going.write_bytes(b"\xfftOc")
+    deleter = threading.Timer(0.3, going.unlink)
+    deleter.start()
+    try:
+        report = verify_repository(work)
+    finally:
+        deleter.join()
+    assert report.findings == []
 
 
 def test_orphan_pack_reported_but_git_temporaries_ignored(
