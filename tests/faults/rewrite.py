@@ -32,7 +32,6 @@ from tests.faults.wire import decode
 from tests.git.fixtures import parse_cat_file_batch, run_git
 
 FILES = 24
-STABLE_REFS = ("stable", "v1")
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import struct
 import subprocess
 import zlib
@@ -189,12 +188,6 @@ def fast_import(git_dir: Path, stream: bytes, *, loose: bool = False) -> None:
     """Feed ``stream`` to ``git fast-import`` (into loose objects if ``loose``)."""
     limit = ["-c", "fastimport.unpackLimit=1000000"] if loose else []
     git(git_dir, *limit, "fast-import", "--quiet", input=stream)
-
-
-def copy_repo(src: Path, dst: Path) -> Path:
-    """A byte-for-byte copy of a repository directory."""
-    shutil.copytree(src, dst, symlinks=True)
-    return dst
 
 
 def pack_files(git_dir: Path, suffix: str = ".pack") -> list[Path]:
