@@ -30,6 +30,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -47,6 +48,8 @@ from app.git.pack import chain
 from app.git.pack.file import PackFile
 from app.git.pack.inflate import has_fdict, valid_zlib_header
 from app.git.pack.stream import StoredStream
+
+log = logging.getLogger("packserve.git")
 
 # In-memory results (read(), delta chains): large enough for any blob worth serving from
 # memory, small enough that a forged size cannot take the process down.
@@ -118,7 +121,7 @@ class _ObjectDir:
         self.pack_dir = path / "pack"
         self.hash_len = hash_len
         self.packs: tuple[tuple[float, PackFile], ...] = ()
-        self.broken: tuple[tuple[str, str], ...] = ()
+        self.broken: frozenset[str] = frozenset()
         self._stamp: tuple[int, float] | None = None
 
     def scan(self, force: bool) -> bool:
@@ -143,7 +146,7 @@ class _ObjectDir:
         present = set(names)
         known = {pack.name: (mtime, pack) for mtime, pack in self.packs}
         fresh: list[tuple[float, PackFile]] = []
-        broken: list[tuple[str, str]] = []
+        broken: set[str] = set()
         for name in names:
             if not (name.startswith("pack-") and name.endswith(".pack")):
                 continue
@@ -157,13 +160,15 @@ class _ObjectDir:
                 mtime = os.stat(path).st_mtime
                 fresh.append((mtime, PackFile.open(path, self.hash_len)))
             except (GitError, OSError) as exc:
-                # git:packfile.c add_packed_git: a pack that fails to open is skipped (and
-                # reported; here through ObjectDatabase.broken_packs).
-                broken.append((os.fspath(path), str(exc)))
+                # git:packfile.c add_packed_git: a pack that fails to open is skipped and
+                # reported, once per pack rather than on every rescan.
+                broken.add(name)
+                if name not in self.broken:
+                    log.warning("skipping pack %s: %s", path, exc)
         fresh.sort(key=lambda item: (-item[0], item[1].name))
         changed = [p for _, p in fresh] != [p for _, p in self.packs]
         self.packs = tuple(fresh)
-        self.broken = tuple(broken)
+        self.broken = frozenset(broken)
         self._stamp = (mtime_ns, now)
         return changed
 
@@ -242,11 +247,6 @@ class ObjectDatabase:
     def packs(self) -> tuple[PackFile, ...]:
         """The current pack snapshot, in lookup order."""
         return self._packs
-
-    @property
-    def broken_packs(self) -> tuple[tuple[str, str], ...]:
-        """``(path, reason)`` of every pack the last scan could not open (it is skipped)."""
-        return tuple(item for d in self._dirs for item in d.broken)
 
     def rescan(self) -> bool:
         """Re-list every pack directory now; True if the pack set changed."""

@@ -35,6 +35,7 @@ from urllib.parse import quote
 import anyio
 
 from app.config import RepositoryMount
+from app.git import GitError
 from app.ops.lifespan import lifespans
 from app.ops.slug import preview_slugs, short_name
 
@@ -255,7 +256,7 @@ class Router:
             return False
         try:
             target: _Target = site.repository.resolve(scope["path"][1:])
-        except Exception:  # the app answers bad names with its own error pages
+        except GitError:  # the app answers bad names with its own error pages
             return False
         if target.kind != "branch":
             return False

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.config import RepositoryMount
+from app.git import RefNotFound
 from app.ops import repos
 from app.ops.repos import Router, Site
 from tests.servers import serving
@@ -52,7 +53,7 @@ class FakeRepository:
             if namespace + name in self._refs:
                 return Target(self._refs[namespace + name], kind, rest.rstrip("/"),
                               url_path.endswith("/") and bool(rest))
-        raise LookupError(url_path)
+        raise RefNotFound(url_path)
 
     def commit_time(self, commit: Oid) -> int:
         if self.broken:
