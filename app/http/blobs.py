@@ -350,9 +350,12 @@ class BlobHandler:
         def completed(crc: int) -> None:
             reps.record_crc(plan, crc)
 
+        def copy() -> memoryview | None:
+            return plan.raw
+
         on_complete = completed if plan.crc is None else None
         return bodies.Body(
-            [bodies.Inflating(plan.stream, plan.size, reps.limiter, on_complete)]
+            [bodies.Inflating(plan.stream, plan.size, reps.limiter, on_complete, copy)]
         )
 
     async def _file(
@@ -412,6 +415,9 @@ class BlobHandler:
             elif plan.length(GZIP) <= bodies.WHOLE:
                 await send({"type": "http.response.body", "body": self.reps.gzip_member(plan)})
                 return
+        elif coding == IDENTITY:
+            self.reps.note_identity(plan)
+            await self.reps.identity_copy(plan)
         body = self._body(plan, coding)
         await body.emit(send, 0, body.length)
 
@@ -484,7 +490,8 @@ class BlobHandler:
             # option to ignore Range (§14.2) and send the whole coded 200.
             return False
         if coding == IDENTITY and plan.content is None:
-            self.reps.note_identity_range(plan)
+            self.reps.note_identity(plan)
+            await self.reps.identity_copy(plan)
         if coding == GZIP and plan.crc is None and ranges[-1][1] == length:
             self.reps.prepare_crc(plan)
         representation = self._body(plan, coding)

@@ -12,7 +12,9 @@ Rules:
 - Slices of memoryviews (the mmap'd pack, a cache file) are handed to the server without a
   copy; uvicorn's transports accept any bytes-like object.
 - Inflating for identity runs in a worker thread one step at a time, and only as far as the
-  requested slice needs: an identity Range costs an inflate up to its end, no more.
+  requested slice needs: an identity Range costs an inflate up to its end, no more. Once
+  an inflated copy of the blob exists (made in the background), an answer still inflating
+  sends the rest from the copy instead.
 """
 
 from __future__ import annotations
@@ -102,10 +104,11 @@ class Inflating:
     """The content of a zlib stream, inflated while sent (identity of a large blob).
 
     ``on_complete(crc)`` is called after a pass that inflated the whole stream and proved it,
-    so the first identity response also yields the blob's CRC-32.
+    so the first identity response also yields the blob's CRC-32. ``copy()`` returns the
+    inflated copy of the content once one exists (checked before every step), else None.
     """
 
-    __slots__ = ("_stream", "_size", "_limiter", "_on_complete")
+    __slots__ = ("_stream", "_size", "_limiter", "_on_complete", "_copy")
 
     def __init__(
         self,
@@ -113,11 +116,13 @@ class Inflating:
         size: int,
         limiter: anyio.CapacityLimiter,
         on_complete: Callable[[int], None] | None,
+        copy: Callable[[], memoryview | None],
     ) -> None:
         self._stream = stream
         self._size = size
         self._limiter = limiter
         self._on_complete = on_complete
+        self._copy = copy
 
     def __len__(self) -> int:
         return self._size
@@ -128,6 +133,11 @@ class Inflating:
         read = inflater.read
         pos = 0
         while pos < stop:
+            copy = self._copy()
+            if copy is not None:
+                # Bytes before ``pos`` (or ``start``) are already sent or not wanted.
+                await send_chunks(send, copy, max(pos, start), stop, last)
+                return
             chunk = await anyio.to_thread.run_sync(read, CHUNK, limiter=self._limiter)
             if not chunk:
                 break

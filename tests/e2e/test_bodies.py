@@ -87,3 +87,21 @@ def test_delta_blob_is_served_from_a_stream_made_once(servers: Servers) -> None:
     assert ".z.m" in first.headers["etag"]
     assert first.headers["etag"] == again.headers["etag"]
     assert first.content == again.content
+
+
+@pytest.mark.parametrize("path", ["data/big.txt", "data/log.txt"], ids=["stored", "delta"])
+def test_identity_stays_exact_while_its_inflated_copy_is_made(
+    servers: Servers, site_repos: SiteRepos, path: str
+) -> None:
+    """Whole identity answers of a blob above the in-memory size, before, while and after
+    the second one has an inflated copy made (then served from the copy's mapping)."""
+    base = servers("gc")
+    expected = cat_blob(site_repos.gc, git(site_repos.gc, "rev-parse", f"main:{path}")
+                        .strip().decode())
+    assert len(expected) > 64 * 1024
+    with httpx.Client(base_url=base) as client:
+        for _ in range(8):
+            response, body = raw_get(client, f"/main/{path}", "identity")
+            assert response.status_code == 200
+            assert "content-encoding" not in response.headers
+            assert body == expected

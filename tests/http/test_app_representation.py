@@ -169,22 +169,35 @@ async def test_bad_stored_stream_is_discarded_and_remade(tmp_path: Path) -> None
 
 
 @pytest.mark.anyio
-async def test_hot_identity_ranges_make_an_inflated_copy(tmp_path: Path) -> None:
-    big = LARGE * 3
-    repo, (oid,) = make([big], stored=True)
+async def test_hot_identity_requests_make_an_inflated_copy(tmp_path: Path) -> None:
+    repo, (oid,) = make([LARGE], stored=True)
+    disk = DiskCache(tmp_path, 1 << 25)
 
     async def check(reps: Representations) -> None:
         plan = await reps.plan(oid)
-        for _ in range(RAW_COPY_AFTER):
-            reps.note_identity_range(plan)
+        assert plan.crc is None
+        reps.note_identity(plan)
+        await anyio.sleep(0.05)
+        assert plan.raw is None and disk.map(oid.hex() + ".raw") is None  # once: no copy
+        for _ in range(RAW_COPY_AFTER - 1):
+            reps.note_identity(plan)
         for _ in range(100):
             if plan.raw is not None:
                 break
             await anyio.sleep(0.02)
         assert plan.raw is not None
-        assert bytes(plan.raw) == big
+        assert bytes(plan.raw) == LARGE
+        assert plan.crc == zlib.crc32(LARGE)  # the copy's inflate proved the stream
 
-    await run_with(repo, DiskCache(tmp_path, 1 << 25), check)
+    await run_with(repo, disk, check)
+
+    async def reuse(reps: Representations) -> None:
+        plan = await reps.plan(oid)
+        reps.note_identity(plan)  # the first request of a new process maps the copy
+        assert plan.raw is not None and bytes(plan.raw) == LARGE
+
+    await run_with(repo, disk, reuse)
+
 
 
 @pytest.fixture
