@@ -409,6 +409,10 @@ class BlobHandler:
             # Small blob: the whole answer in one message, from memory.
             await send({"type": "http.response.body", "body": plan.content})
             return
+        if coding == DEFLATE and len(plan.stream) <= bodies.WHOLE:
+            # The pack's (or our cache file's) zlib stream in one message, zero-copy.
+            await send({"type": "http.response.body", "body": plan.stream})
+            return
         if coding == GZIP:
             if plan.crc is None:
                 self.reps.prepare_crc(plan)
@@ -432,9 +436,13 @@ class BlobHandler:
         block: HeaderBlock,
     ) -> bool:
         """Preconditions (RFC 9110 §13.2.2 steps 1–4); True when a 304/412 was sent."""
-        last_modified = self.repo.commit_time(target.commit)
         if_match = headers.get(b"if-match")
         if_unmodified = headers.get(b"if-unmodified-since")
+        inm = headers.get(b"if-none-match")
+        ims = headers.get(b"if-modified-since")
+        if if_match is None and if_unmodified is None and inm is None and ims is None:
+            return False  # most requests: no precondition, no need for the commit's time
+        last_modified = self.repo.commit_time(target.commit)
         if (if_match is not None or if_unmodified is not None) and precondition_failed(
             _text(if_match), _text(if_unmodified), plan.etag_texts[codings[0]], last_modified
         ):
@@ -442,8 +450,6 @@ class BlobHandler:
             names = [(n, v) for n, v in block if n in (b"x-git-commit", b"link")]
             await send_error(send, 412, "precondition failed", (*names, *self._extra), head=head)
             return True
-        inm = headers.get(b"if-none-match")
-        ims = headers.get(b"if-modified-since")
         if inm is None and ims is None:
             return False
         etags = tuple(plan.etag_texts[c] for c in codings)

@@ -17,11 +17,15 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+# The codings the service sends, as the metrics label them: spares a decode per response.
+_CODINGS = {b"gzip": "gzip", b"deflate": "deflate", b"identity": "identity"}
+
+
+def _coding(headers: list[tuple[bytes, bytes]]) -> str:
     for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+        if key == b"content-encoding":
+            return _CODINGS.get(value) or value.decode("latin-1")
+    return "identity"
 
 
 class ObserveRequests:
@@ -46,12 +50,12 @@ class ObserveRequests:
 
         async def watch(message: Message) -> None:
             nonlocal status, representation, sent
-            if message["type"] == "http.response.body":
+            kind = message["type"]
+            if kind == "http.response.body":
                 sent += len(message.get("body", b""))
-            elif message["type"] == "http.response.start":
+            elif kind == "http.response.start":
                 status = message["status"]
-                coding = _header(message.get("headers", ()), b"content-encoding")
-                representation = coding or "identity"
+                representation = _coding(message.get("headers", ()))
             await send(message)
 
         try:
@@ -65,22 +69,30 @@ class ObserveRequests:
 
 
 def _record(scope: Scope, status: int, sent: int, seconds: float, rep: str) -> Record:
-    headers = scope.get("headers", ())
+    # One pass over the request's fields for the three the line names (first occurrence).
+    host = referer = agent = b""
+    for key, value in scope.get("headers", ()):
+        if key == b"host":
+            host = host or value
+        elif key == b"user-agent":
+            agent = agent or value
+        elif key == b"referer":
+            referer = referer or value
     client = scope.get("client")
     target = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
     if query:
         target += b"?" + query
     return Record(
-        client=client[0] if client else "-",
-        method=scope["method"],
-        target=target.decode("latin-1"),
-        http_version=scope.get("http_version", "1.1"),
-        host=_header(headers, b"host"),
-        status=status,
-        sent=sent,
-        seconds=seconds,
-        representation=rep,
-        referer=_header(headers, b"referer"),
-        user_agent=_header(headers, b"user-agent"),
+        client[0] if client else "-",
+        scope["method"],
+        target.decode("latin-1"),
+        scope.get("http_version", "1.1"),
+        host.decode("latin-1"),
+        status,
+        sent,
+        seconds,
+        rep,
+        referer.decode("latin-1"),
+        agent.decode("latin-1"),
     )

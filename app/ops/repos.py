@@ -170,6 +170,13 @@ class Router:
             key=lambda s: len(s.mount.prefix or ""), reverse=True,
         )
         self._preview_suffix = "." + base_domain if base_domain else None
+        # One repository at the root, no hosts, no previews (the usual single-repository
+        # service): every file request goes to it untouched, without reading the Host.
+        only = self.sites[0]
+        self._direct = (
+            only if len(self.sites) == 1 and not only.mount.host and not base_domain
+            and not only.mount.prefix and not redirect_branches else None
+        )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """ASGI entry: run every repository's lifespan, route each request to its repository."""
@@ -179,6 +186,10 @@ class Router:
         path: str = scope["path"]
         if path.startswith("/-/"):
             await self._service(scope, receive, send)
+            return
+        direct = self._direct
+        if direct is not None and not direct.state:
+            await direct.app(scope, receive, send)
             return
         host = _host(scope).partition(":")[0]
         site = self._by_host.get(host)
