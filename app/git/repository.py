@@ -85,6 +85,12 @@ class Repository:
         return cls(layout.git_dir, layout.common_dir, fmt.object_format, fmt.hash_len, odb,
                    refs)
 
+    def prepare(self) -> None:
+        """Build now what the first blob lookups would otherwise build on first use: the
+        pack order of packs without a ``.rev`` (DESIGN.md §2). Costs time in the number of
+        objects, so servers call it from a worker thread at start-up."""
+        self._odb.prepare()
+
     def close(self) -> None:
         """Release the object database. Streams already handed out stay readable."""
         close = getattr(self._odb, "close", None)

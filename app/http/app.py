@@ -9,6 +9,10 @@ Rules:
   for engine work in threads (so it never competes with anyio's default limiter, Starlette
   #1724) and a task group for background work (CRC-32s, inflated copies); shutdown cancels
   the background work, then closes the repository.
+- Start-up does not wait for the pack order of packs without ``.rev`` (time in the number
+  of objects, DESIGN.md §2): it is built in a worker thread while the service already
+  answers, and a request that needs it before it is ready waits in a thread, never on the
+  event loop (``Representations(prepared=…)``).
 - Nothing here is global: two apps in one process (tests, several repositories later) share
   nothing but the on-disk cache, which is content-addressed and safe to share.
 """
@@ -21,6 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 
 from app.config import Settings
@@ -77,7 +82,17 @@ class PackserveApp:
                 def spawn(job: Callable[[], Awaitable[None]]) -> None:
                     background.start_soon(_logged, job)
 
-                reps = Representations(repo, disk, limiter, spawn)
+                prepared = anyio.Event()
+
+                async def prepare() -> None:
+                    try:
+                        await anyio.to_thread.run_sync(repo.prepare, limiter=limiter)
+                    finally:
+                        # A pack that fails here fails again, and is reported, per request.
+                        prepared.set()
+
+                spawn(prepare)
+                reps = Representations(repo, disk, limiter, spawn, prepared=prepared)
                 self.blobs = BlobHandler(settings, repo, reps, codings=self._codings)
                 app.state.repo = repo
                 app.state.limiter = limiter

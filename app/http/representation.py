@@ -130,8 +130,11 @@ class Representations:
         spawn: Callable[[Callable[[], Awaitable[None]]], None],
         *,
         memory_bytes: int = 64 << 20,
+        prepared: anyio.Event | None = None,
     ) -> None:
         self.repo = repo
+        # Set once the engine's pack order is built (None: nothing is being built).
+        self._prepared = prepared
         self.disk = disk
         self.limiter = limiter
         self._spawn = spawn
@@ -185,7 +188,12 @@ class Representations:
         return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
 
     async def _make(self, oid: ObjectId) -> BlobPlan:
-        blob = self.repo.blob(oid)
+        if self._prepared is None or self._prepared.is_set():
+            blob = self.repo.blob(oid)
+        else:
+            # Start-up: the stored stream's extent needs the pack order, still being built
+            # in a thread; the engine makes this call wait for it, so not on the event loop.
+            blob = await self._thread(lambda: self.repo.blob(oid))
         stored = blob.stored
         if stored is not None and blob.size > _MAX_RATIO * len(stored.data) + 64:
             log.error("blob %s: %d bytes cannot inflate to the declared %d", oid.hex(),

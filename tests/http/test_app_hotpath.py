@@ -3,6 +3,7 @@ bodies are consistent for every kind of answer."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import anyio.to_thread
 import pytest
 
 from app.config import Settings
+from app.git import Repository
 from app.http.app import PackserveApp, create_app
 from tests.conftest import SiteRepos
 
@@ -104,3 +106,26 @@ async def test_content_length_matches_every_body(site_repos: SiteRepos, tmp_path
                 assert head_body == b""  # (Starlette leaves dropping it to the server)
             if "range" not in headers:  # HEAD ignores Range (RFC 9110 §14.2): a 200
                 assert head_fields == fields, path
+
+
+@pytest.mark.anyio
+async def test_start_up_prepares_the_pack_order_in_a_worker_thread(
+    site_repos: SiteRepos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    real = Repository.prepare
+
+    def prepare(self: Repository) -> None:
+        threads.append(threading.current_thread())
+        real(self)
+
+    monkeypatch.setattr(Repository, "prepare", prepare)
+    app = create_app(Settings(repository=site_repos.gc, cache_dir=tmp_path))
+    async with app.service.router.lifespan_context(app.service):
+        status, _, _ = await call(app, "/main/style.css", {"accept-encoding": "gzip"})
+        assert status == 200
+        for _ in range(100):
+            if threads:
+                break
+            await anyio.sleep(0.01)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()

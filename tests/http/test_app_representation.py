@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -37,8 +38,10 @@ class FakeRepository:
     contents: dict[ObjectId, bytes]
     stored: dict[ObjectId, bytes]
     iter_calls: int = 0
+    blob_threads: list[threading.Thread] = field(default_factory=list)
 
     def blob(self, oid: ObjectId) -> Blob:
+        self.blob_threads.append(threading.current_thread())
         stream = self.stored.get(oid)
         data = None if stream is None else StoredStream(memoryview(stream), "ab" * 20, 12, None)
         return Blob(oid, len(self.contents[oid]), data)
@@ -255,3 +258,17 @@ async def test_concurrent_first_requests_share_one_job(tmp_path: Path) -> None:
     assert len({id(plan) for plan in plans}) == 1
     crc_files = list(tmp_path.rglob("*.crc"))
     assert len(crc_files) == 1
+
+
+@pytest.mark.anyio
+async def test_plans_wait_in_a_thread_until_the_pack_order_is_prepared() -> None:
+    repo, (first, second) = make([SMALL, LARGE], stored=True)
+    prepared = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        reps = Representations(repo, None, anyio.CapacityLimiter(2), tg.start_soon,  # type: ignore[arg-type]
+                               prepared=prepared)
+        assert (await reps.plan(first)).content == SMALL
+        prepared.set()
+        await reps.plan(second)
+    # Before: the engine call that may wait for the order ran off the loop; after: on it.
+    assert [t is threading.main_thread() for t in repo.blob_threads] == [False, True]
