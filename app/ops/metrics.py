@@ -27,7 +27,8 @@ REPRESENTATIONS = ("identity", "gzip", "deflate")
 _STATUSES = (200, 206, 301, 302, 304, 308, 400, 404, 405, 409, 412, 416, 500, 503)
 # Files the service derives from a blob and keeps in the disk cache (app/http/representation):
 # zz = a deflated copy of a blob without a usable stored stream (delta, loose, FDICT),
-# crc = the content CRC-32 of a stored stream, raw = an inflated copy of a large hot blob.
+# crc = the content CRC-32 of a stored stream, raw = the inflated copy of a blob above 64 KiB
+# asked for in identity twice (served as slices instead of inflating per request).
 DERIVED = ("zz", "crc", "raw")
 # Sub-millisecond for cached hits up to seconds for large cold bodies.
 _LATENCY_BUCKETS = (
@@ -66,7 +67,7 @@ class Metrics:
         )
         self._inflates = Counter(
             "packserve_inflates",
-            "Whole-blob inflates whose result was kept (crc: gzip trailer; raw: Range copy)",
+            "Whole-blob inflates whose result was kept (crc: gzip trailer; raw: identity copy)",
             ("reason",), registry=registry,
         )
         self._request_children: dict[tuple[int, str], Child] = {
