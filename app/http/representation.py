@@ -15,8 +15,9 @@ Rules:
 - ``identity`` of a small blob is its content, kept in the plan. A larger blob asked for
   in identity a second time (whole or a Range: CDNs fetch full objects compressed but
   slices in identity) gets an inflated copy on disk, ``<id>.raw``, made once in a worker
-  thread and served as slices of its mapping like a stored stream; until it exists each
-  identity answer inflates, as far as it needs. A blob asked for once costs no disk.
+  thread and served as slices of its mapping like a stored stream. Identity answers wait
+  while it is being made; before that each inflates, as far as it needs. A blob asked for
+  once costs no disk.
 - ETags are strong and distinct per representation (RFC 9110 §8.8.1, §8.8.3.3): identity's
   is the blob id; a coded one adds a tag that changes whenever the coded bytes could — the
   pack id and offset for a stored stream (a repack makes a new one), the CRC-32 of the
@@ -372,7 +373,7 @@ class Representations:
         plan.identity_requests += 1
         if plan.identity_requests == 1:
             plan.raw = self._map_raw(plan)
-        elif plan.identity_requests == RAW_COPY_AFTER:
+        elif plan.identity_requests == RAW_COPY_AFTER and (plan.oid, "raw") not in self._jobs:
             # Registered now, not when the job first runs, so this very request waits for it.
             event = self._jobs[(plan.oid, "raw")] = anyio.Event()
             self._spawn(lambda: self._make_raw(plan, event))
@@ -388,6 +389,9 @@ class Representations:
         event = self._jobs.get((plan.oid, "raw"))
         if event is not None:
             await event.wait()
+            if plan.raw is None:
+                # The job was making it for an earlier plan of this blob (evicted since).
+                plan.raw = self._map_raw(plan)
         return plan.raw
 
     def _map_raw(self, plan: BlobPlan) -> memoryview | None:

@@ -272,3 +272,21 @@ async def test_plans_wait_in_a_thread_until_the_pack_order_is_prepared() -> None
         await reps.plan(second)
     # Before: the engine call that may wait for the order ran off the loop; after: on it.
     assert [t is threading.main_thread() for t in repo.blob_threads] == [False, True]
+
+
+@pytest.mark.anyio
+async def test_a_blob_replanned_while_its_copy_is_made_still_gets_it(tmp_path: Path) -> None:
+    repo, (oid,) = make([LARGE], stored=True)
+
+    async def check(reps: Representations) -> None:
+        old = await reps.plan(oid)
+        for _ in range(RAW_COPY_AFTER):
+            reps.note_identity(old)
+        reps.discard(old)  # as if evicted while its copy is being made
+        new = await reps.plan(oid)
+        for _ in range(RAW_COPY_AFTER):
+            reps.note_identity(new)  # joins the running job, or starts one if it ended
+        copy = await reps.identity_copy(new)
+        assert copy is not None and bytes(copy) == LARGE
+
+    await run_with(repo, DiskCache(tmp_path, 1 << 25), check)
