@@ -71,6 +71,10 @@ _CRC_RECORD = struct.Struct("<IQ")
 # §3.2.5); an entry declaring more content than that is corrupt, and is caught before its
 # headers go out instead of halfway through its body.
 _MAX_RATIO = 1032
+# What a plan holding a mapping of a cache file is charged against the plans' budget. Each
+# such mapping keeps an open descriptor (before Python 3.13, mmap keeps a dup of the file's
+# descriptor), so the budget must bound how many there are: at the default 64 MiB, 4,096.
+_MAPPING_COST = 16 * 1024
 
 
 @dataclass(eq=False, slots=True)
@@ -100,12 +104,20 @@ class BlobPlan:
         self.etags = {coding: tag.encode() for coding, tag in self.etag_texts.items()}
 
     def memory(self) -> int:
-        """Bytes this plan keeps alive on the heap (mapped streams are not counted)."""
-        return (
+        """What this plan costs the plans' budget: heap bytes, plus a fixed charge per
+        mapped cache file (pack slices share the pack's mapping and cost nothing)."""
+        cost = (
             512
             + (len(self.content) if self.content is not None else 0)
             + (len(self.gzip_body) if self.gzip_body is not None else 0)
         )
+        if self.made:
+            # A stream we made is a mapping of its cache file, or plain bytes when the disk
+            # cache could not take it.
+            cost += len(self.stream) if isinstance(self.stream.obj, bytes) else _MAPPING_COST
+        if self.raw is not None:
+            cost += _MAPPING_COST
+        return cost
 
     def length(self, coding: str) -> int:
         """Length in bytes of the body in ``coding``."""
@@ -181,9 +193,13 @@ class Representations:
             if plan.crc is None:
                 raise ValueError("gzip_member() needs the CRC-32")
             member = plan.gzip_body = b"".join(gzip_parts(plan.stream, plan.crc, plan.size))
-            if self._plans.get(plan.oid) is plan:
-                self._remember(plan)
+            self._recount(plan)
         return member
+
+    def _recount(self, plan: BlobPlan) -> None:
+        """Charge a remembered plan again after it grew (a gzip body, an inflated copy)."""
+        if self._plans.get(plan.oid) is plan:
+            self._remember(plan)
 
     async def _thread(self, fn: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
@@ -373,6 +389,7 @@ class Representations:
         plan.identity_requests += 1
         if plan.identity_requests == 1:
             plan.raw = self._map_raw(plan)
+            self._recount(plan)
         elif plan.identity_requests == RAW_COPY_AFTER and (plan.oid, "raw") not in self._jobs:
             # Registered now, not when the job first runs, so this very request waits for it.
             event = self._jobs[(plan.oid, "raw")] = anyio.Event()
@@ -392,6 +409,7 @@ class Representations:
             if plan.raw is None:
                 # The job was making it for an earlier plan of this blob (evicted since).
                 plan.raw = self._map_raw(plan)
+                self._recount(plan)
         return plan.raw
 
     def _map_raw(self, plan: BlobPlan) -> memoryview | None:
@@ -421,6 +439,7 @@ class Representations:
 
         try:
             plan.raw = await self._thread(write)
+            self._recount(plan)
         except StreamMismatch:
             self.discard(plan)  # the next request re-plans from the engine
             return

@@ -23,6 +23,7 @@ from app.http.representation import (
     IDENTITY,
     RAW_COPY_AFTER,
     SMALL_BLOB,
+    BlobPlan,
     Representations,
 )
 
@@ -290,3 +291,24 @@ async def test_a_blob_replanned_while_its_copy_is_made_still_gets_it(tmp_path: P
         assert copy is not None and bytes(copy) == LARGE
 
     await run_with(repo, DiskCache(tmp_path, 1 << 25), check)
+
+
+def test_plans_holding_cache_mappings_are_charged_so_descriptors_stay_bounded(
+    tmp_path: Path,
+) -> None:
+    # Each mapping of a cache file keeps a descriptor open: the plans' budget must bound
+    # their number, and a made stream kept in memory must count its bytes.
+    disk = DiskCache(tmp_path, 1 << 30)
+    stream = zlib.compress(b"x" * 100_000)
+    oid = blob_id(b"x" * 100_000)
+    disk.put(oid.hex() + ".zz", iter([stream]))
+    mapped = disk.map(oid.hex() + ".zz")
+    assert mapped is not None
+    in_pack = BlobPlan(oid, 100_000, memoryview(stream), False, "p0", None)
+    in_memory = BlobPlan(oid, 100_000, memoryview(stream), True, "m0", None)
+    from_disk = BlobPlan(oid, 100_000, mapped, True, "m0", None)
+    assert in_pack.memory() < 1024
+    assert in_memory.memory() >= len(stream)
+    assert from_disk.memory() >= 16 * 1024
+    from_disk.raw = mapped
+    assert from_disk.memory() >= 32 * 1024
