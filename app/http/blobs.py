@@ -230,7 +230,11 @@ class BlobHandler:
             data, media = listing.render_json(target, entries), b"application/json"
         else:
             data, media = listing.render_html(target, entries), b"text/html; charset=utf-8"
-        etag = f'"{entry.oid.hex()}.{"json" if want_json else "html"}"'.encode()
+        # The JSON names the commit, so the tag does too: a push that leaves this tree alone
+        # still changes the listing's bytes (a strong ETag must change with them, RFC 9110
+        # §8.8.3).
+        form = "json" if want_json else "html"
+        etag = f'"{entry.oid.hex()}.{target.commit.hex()[:16]}.{form}"'.encode()
         common = [
             (b"etag", etag),
             (b"cache-control", cachecontrol.for_listing(target.kind, self.settings).encode()),

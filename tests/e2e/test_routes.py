@@ -63,6 +63,11 @@ def test_directory_index_and_listing(base: str) -> None:
         assert client.get("/main/docs/?format=json").json() == as_json.json()
         revalidated = client.get("/main/docs/", headers={"if-none-match": listing.headers["etag"]})
         assert revalidated.status_code == 304
+        # The JSON names the commit: another commit with the same docs/ tree must not
+        # revalidate against this listing.
+        commit = as_json.json()["commit"]
+        assert commit[:16] in as_json.headers["etag"]
+        assert as_json.headers["etag"] != listing.headers["etag"]
 
 
 def test_listing_escapes_names(base: str) -> None:
