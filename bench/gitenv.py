@@ -7,7 +7,10 @@ never sees the caller's ``~/.gitconfig`` or ``/etc/gitconfig``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 _IDENTITY = {
@@ -44,3 +47,24 @@ def git(git_dir: Path, *args: str, input: bytes | None = None) -> bytes:
         cmd = " ".join(["git", *args])
         raise RuntimeError(f"{cmd} failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
+
+
+def built_once(home: Path, build: Callable[[Path], None]) -> Path:
+    """``home``, made by ``build(tmp)`` in a temporary sibling and renamed into place.
+
+    A run that dies half-way leaves no ``home`` (only ``done`` marks a finished build), so
+    the next run builds again instead of trusting a partial repository.
+    """
+    if not (home / "done").exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="build-", dir=home.parent))
+        try:
+            build(tmp)
+            (tmp / "done").write_text("ok\n")
+            if home.exists():
+                shutil.rmtree(home)
+            tmp.rename(home)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return home

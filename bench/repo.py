@@ -21,15 +21,13 @@ import io
 import json
 import math
 import random
-import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.gitenv import git, git_env
+from bench.gitenv import built_once, git, git_env
 from bench.plan import KB, RepoShape
 
 # Bump when the generator changes in a way that changes its output.
@@ -337,25 +335,19 @@ def generated(shape: RepoShape, cache_dir: Path, log: Callable[[str], None]) -> 
     home = cache_dir / f"repo-{_shape_key(shape)}"
     if not (home / "done").exists():
         log(f"generating the benchmark repository in {home} (once; cached) ...")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
-        try:
-            git_dir = tmp / "repo.git"
-            git(git_dir, "init", "--bare", "-q", f"--initial-branch={BRANCH}")
-            _fast_import(git_dir, shape)
-            # A fresh delta search (-f), as a full `git gc` of a pushed history produces;
-            # then the gc itself, which reuses those deltas.
-            git(git_dir, "repack", "-a", "-d", "-f", "-q")
-            git(git_dir, "gc", "-q", "--prune=now")
-            commit = git(git_dir, "rev-parse", BRANCH).decode().strip()
-            _extract_checkout(git_dir, commit, tmp / "checkout")
-            (tmp / "done").write_text("ok\n")
-            if home.exists():
-                shutil.rmtree(home)
-            tmp.rename(home)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+
+    def build(tmp: Path) -> None:
+        git_dir = tmp / "repo.git"
+        git(git_dir, "init", "--bare", "-q", f"--initial-branch={BRANCH}")
+        _fast_import(git_dir, shape)
+        # A fresh delta search (-f), as a full `git gc` of a pushed history produces;
+        # then the gc itself, which reuses those deltas.
+        git(git_dir, "repack", "-a", "-d", "-f", "-q")
+        git(git_dir, "gc", "-q", "--prune=now")
+        commit = git(git_dir, "rev-parse", BRANCH).decode().strip()
+        _extract_checkout(git_dir, commit, tmp / "checkout")
+
+    built_once(home, build)
     git_dir = home / "repo.git"
     commit = git(git_dir, "rev-parse", BRANCH).decode().strip()
     files = {f.path: f for f in _tip_files(git_dir, commit)}
@@ -373,17 +365,8 @@ def existing(path: Path, ref: str | None, shape: RepoShape, cache_dir: Path) -> 
     if "/" in ref:
         raise RuntimeError(f"--ref {ref!r}: the benchmark needs a branch name without '/'")
     commit = git(git_dir, "rev-parse", "--verify", f"{ref}^{{commit}}").decode().strip()
-    home = cache_dir / f"checkout-{commit}"
-    if not (home / "done").exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="checkout-", dir=cache_dir))
-        try:
-            _extract_checkout(git_dir, commit, tmp / "checkout")
-            (tmp / "done").write_text("ok\n")
-            if home.exists():
-                shutil.rmtree(home)
-            tmp.rename(home)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+    home = built_once(
+        cache_dir / f"checkout-{commit}",
+        lambda tmp: _extract_checkout(git_dir, commit, tmp / "checkout"),
+    )
     return _describe(git_dir, home / "checkout", ref, None, shape)

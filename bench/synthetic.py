@@ -10,14 +10,12 @@ unless ``pack.writeReverseIndex`` is set) have no ``.rev``; the ``rev`` variant 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from bench.gitenv import git, git_env
+from bench.gitenv import built_once, git, git_env
 
 PER_DIR = 1000
 BRANCH = "main"
@@ -45,33 +43,27 @@ def synthetic(count: int, cache_dir: Path, log: Callable[[str], None], *,
     home = cache_dir / f"synthetic-{count}{'-rev' if rev else ''}"
     if not (home / "done").exists():
         log(f"building a synthetic repository of {count:,} objects (once; cached) ...")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
+
+    def build(tmp: Path) -> None:
+        git_dir = tmp / "repo.git"
+        git(git_dir, "init", "--bare", "-q", f"--initial-branch={BRANCH}")
+        proc = subprocess.Popen(
+            ["git", f"--git-dir={git_dir}", "fast-import", "--quiet"],
+            stdin=subprocess.PIPE,
+            env=git_env(),
+        )
         try:
-            git_dir = tmp / "repo.git"
-            git(git_dir, "init", "--bare", "-q", f"--initial-branch={BRANCH}")
-            proc = subprocess.Popen(
-                ["git", f"--git-dir={git_dir}", "fast-import", "--quiet"],
-                stdin=subprocess.PIPE,
-                env=git_env(),
-            )
-            try:
-                if proc.stdin is None:
-                    raise RuntimeError("git fast-import has no stdin")
-                _write_stream(proc.stdin, count)
-            finally:
-                if proc.wait() != 0:
-                    raise RuntimeError("git fast-import failed")
-            if rev:
-                for pack in (git_dir / "objects" / "pack").glob("*.pack"):
-                    git(git_dir, "index-pack", "--rev-index", str(pack))
-            (tmp / "done").write_text("ok\n")
-            if home.exists():
-                shutil.rmtree(home)
-            tmp.rename(home)
+            if proc.stdin is None:
+                raise RuntimeError("git fast-import has no stdin")
+            _write_stream(proc.stdin, count)
         finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+            if proc.wait() != 0:
+                raise RuntimeError("git fast-import failed")
+        if rev:
+            for pack in (git_dir / "objects" / "pack").glob("*.pack"):
+                git(git_dir, "index-pack", "--rev-index", str(pack))
+
+    built_once(home, build)
     return home / "repo.git"
 
 
