@@ -10,11 +10,11 @@ from typing import Any
 
 import anyio
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.ops import accesslog
-from app.ops.accesslog import AccessLog, Record
+from app.ops.accesslog import AccessLog
 from app.ops.metrics import CountingDiskCache, Metrics, endpoint
 from app.ops.observe import ObserveRequests
 from tests.servers import serving
@@ -88,11 +88,49 @@ def test_requests_are_counted_by_status_and_representation() -> None:
     assert logged[1]["user_agent"] == 'quote"agent' and logged[0]["client"] == "127.0.0.1"
 
 
+def test_one_process_and_shared_workers_expose_the_same_request_metrics() -> None:
+    # The lock-free tally (one process) and prometheus-client's children (workers sharing
+    # files) must be indistinguishable to a scraper, edge cases included: a latency exactly
+    # on a bucket bound, one past the last bound, an unforeseen status and coding.
+    responses = [(200, "gzip", 1924, 0.00004), (200, "gzip", 1924, 0.001),
+                 (304, "identity", 0, 0.0002), (418, "br", 7, 30.0), (200, "deflate", 9, 2.5)]
+    exposed = []
+    for shared in (False, True):
+        registry = CollectorRegistry()
+        metrics = Metrics(registry, shared=shared)
+        for response in responses:
+            metrics.request(*response)
+        samples = scrape(generate_latest(registry).decode())
+        exposed.append({k: v for k, v in samples.items() if not k[0].endswith("_created")})
+    tally, children = exposed
+    assert tally == children
+    le_1ms = (("le", "0.001"), ("representation", "gzip"))
+    assert tally[("packserve_request_duration_seconds_bucket", le_1ms)] == 2
+    odd = (("representation", "br"), ("status", "418"))
+    assert tally[("packserve_requests_total", odd)] == 1
+    assert tally[("packserve_request_duration_seconds_bucket",
+                  (("le", "10.0"), ("representation", "br")))] == 0
+    assert tally[("packserve_request_duration_seconds_count", (("representation", "br"),))] == 1
+    assert requests(tally, "404", "deflate") == 0  # known series exist before they happen
+
+
+def request_scope(
+    raw_path: str, *, client: tuple[str, int] | None, host: bytes, agent: bytes = b""
+) -> dict[str, Any]:
+    """The ASGI scope of a GET the access log is told about."""
+    headers = [(b"host", host), (b"accept", b"*/*")]
+    if agent:
+        headers.append((b"user-agent", agent))
+    return {"type": "http", "method": "GET", "http_version": "1.1", "client": client,
+            "path": raw_path, "raw_path": raw_path.encode(), "query_string": b"",
+            "headers": headers}
+
+
 def test_text_lines_follow_the_combined_format_and_escape_client_text() -> None:
     out = io.StringIO()
     log = AccessLog("text", out)
-    log.write(Record("10.0.0.1", "GET", "/main/a b", "1.1", "h.example", 206, 10, 0.0015,
-                     "identity", "", 'evil"\nagent'))
+    log.request(request_scope("/main/a b", client=("10.0.0.1", 4321), host=b"h.example",
+                              agent=b'evil"\nagent'), 206, 10, 0.0015, "identity")
     # Outside an event loop nothing waits: the line is written at once.
     (line,) = out.getvalue().splitlines()
     assert line.startswith('10.0.0.1 - - [')
@@ -128,17 +166,20 @@ def test_lines_are_written_together_and_soon(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(accesslog, "MAX_PENDING", 3)
     out = io.StringIO()
     log = AccessLog("text", out)
-    record = Record("c", "GET", "/", "1.1", "h", 200, 1, 0.0, "identity", "", "")
+    scope = request_scope("/", client=None, host=b"h")
+
+    def write() -> None:
+        log.request(scope, 200, 1, 0.0, "identity")
 
     async def serve() -> list[int]:
         seen = []
-        log.write(record)
-        log.write(record)
+        write()
+        write()
         seen.append(len(out.getvalue().splitlines()))  # buffered: no syscall per line
         await anyio.sleep(0.2)
         seen.append(len(out.getvalue().splitlines()))  # the timer wrote them
         for _ in range(3):
-            log.write(record)
+            write()
         seen.append(len(out.getvalue().splitlines()))  # a full buffer is written at once
         return seen
 
