@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.ops.accesslog import AccessLog, Record
+from app.ops.accesslog import AccessLog
 from app.ops.metrics import Metrics
 
 Scope = dict[str, Any]
@@ -65,34 +65,5 @@ class ObserveRequests:
             if self.metrics is not None:
                 self.metrics.request(status, representation, sent, seconds)
             if self.access_log is not None:
-                self.access_log.write(_record(scope, status, sent, seconds, representation))
+                self.access_log.request(scope, status, sent, seconds, representation)
 
-
-def _record(scope: Scope, status: int, sent: int, seconds: float, rep: str) -> Record:
-    # One pass over the request's fields for the three the line names (first occurrence).
-    host = referer = agent = b""
-    for key, value in scope.get("headers", ()):
-        if key == b"host":
-            host = host or value
-        elif key == b"user-agent":
-            agent = agent or value
-        elif key == b"referer":
-            referer = referer or value
-    client = scope.get("client")
-    target = scope.get("raw_path") or scope["path"].encode()
-    query = scope.get("query_string", b"")
-    if query:
-        target += b"?" + query
-    return Record(
-        client[0] if client else "-",
-        scope["method"],
-        target.decode("latin-1"),
-        scope.get("http_version", "1.1"),
-        host.decode("latin-1"),
-        status,
-        sent,
-        seconds,
-        rep,
-        referer.decode("latin-1"),
-        agent.decode("latin-1"),
-    )
