@@ -9,6 +9,13 @@ Rules:
 - Engine calls that are cheap or cached run on the event loop; unbounded work (making a
   plan for a delta-stored blob, inflating a large blob, listings) runs in worker threads
   under the app's ``CapacityLimiter`` (``representation``, ``body``).
+- An exact repeat of a request for a small file is answered from ``_answers``: the status,
+  header block and body it got last time, keyed by raw path, method, ``Accept-Encoding``
+  and ``If-None-Match`` (every other field that changes an answer — Range, the other
+  preconditions — keeps a request off it). An answer is reused only while its URL still
+  resolves to the same target (the refs are re-read as always) and its blob's plan is still
+  the one it was made from; only plans whose content was inflated and checked (small
+  blobs) are remembered, so nothing unverified is ever repeated.
 - The order of evaluation is RFC 9110 §13.2.2: If-Match / If-Unmodified-Since (412), then
   If-None-Match / If-Modified-Since (304), then If-Range, then Range (§14.2; GET only).
 - Every answer for a file carries Content-Length (never chunked), ``Vary: Accept-Encoding``,
@@ -85,6 +92,33 @@ class HeaderBlock(list[Header]):
         return fields
 
 
+class _Answer:
+    """A complete answer to a request for a small file, kept for exact repeats."""
+
+    __slots__ = ("url_path", "target", "plan", "status", "headers", "body")
+
+    def __init__(self, url_path: str, target: Target, plan: BlobPlan, status: int,
+                 headers: list[Header], body: bytes | memoryview) -> None:
+        self.url_path = url_path
+        self.target = target
+        self.plan = plan
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+AnswerKey = tuple[bytes, str, bytes | None, bytes | None]
+# An answer sent as one start and one body message: status, header fields, body.
+Whole = tuple[int, list[Header], bytes | memoryview]
+# Request fields that change a file's answer beyond the key's (``accept`` does not: it
+# only chooses a listing's format, and remembered answers are files).
+_UNKEYED = frozenset(_WANTED - {b"accept-encoding", b"if-none-match", b"accept"})
+# Memory for remembered answers: bodies are mostly shared with the plans (content, the
+# gzip member, a slice of the pack), but they are charged again, plus the header block.
+_ANSWERS_BUDGET = 16 * 1024 * 1024
+_ANSWER_OVERHEAD = 1024
+
+
 def _text(value: bytes | None) -> str | None:
     # Header values are octets; latin-1 maps each to one code point, so nothing raises.
     return None if value is None else value.decode("latin-1")
@@ -107,6 +141,7 @@ class BlobHandler:
         self.codings = codings
         self._paths: LoopLRU[bytes, str] = LoopLRU(4096)
         self._starts: LoopLRU[tuple[object, ...], HeaderBlock] = LoopLRU(8192)
+        self._answers: LoopLRU[AnswerKey, _Answer] = LoopLRU(_ANSWERS_BUDGET)
         extra: list[Header] = []
         if settings.cors_origin:
             extra.append((b"access-control-allow-origin", settings.cors_origin.encode()))
@@ -158,8 +193,7 @@ class BlobHandler:
             log.exception("unexpected error serving %r", scope.get("path"))
             await send_error(send, 500, "internal error", self._extra, head=head)
 
-    def _url_path(self, scope: Scope) -> str:
-        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    def _url_path(self, raw: bytes) -> str:
         decoded = self._paths.get(raw)
         if decoded is None:
             decoded = parse_path(raw, self.settings.max_path_length).path
@@ -167,7 +201,19 @@ class BlobHandler:
         return decoded
 
     async def _serve(self, scope: Scope, send: Send, head: bool) -> None:
-        url_path = self._url_path(scope)
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        headers = self._request_headers(scope)
+        key: AnswerKey | None = None
+        if _UNKEYED.isdisjoint(headers):
+            key = (raw, scope["method"], headers.get(b"accept-encoding"),
+                   headers.get(b"if-none-match"))
+            answer = self._answers.get(key)
+            if answer is not None and self._still_valid(answer):
+                await send({"type": "http.response.start", "status": answer.status,
+                            "headers": answer.headers})
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+        url_path = self._url_path(raw)
         repo = self.repo
         try:
             target = repo.resolve(url_path)
@@ -181,13 +227,24 @@ class BlobHandler:
             elif target.trailing_slash:
                 raise PathNotFound(f"{target.path!r} is a file, not a directory")
             else:
-                await self._file(scope, send, head, target, entry, target.path, 200)
+                memo = None if key is None else (key, url_path)
+                await self._file(scope, send, head, target, entry, target.path, 200, memo)
         except PathNotFound as exc:
             # A missing file, or a directory with neither index.html nor a listing.
             if not await self._fallback(scope, send, head, target):
                 await self._not_found(send, exc, target, head)
         except NotFound as exc:
             await self._not_found(send, exc, target, head)
+
+    def _still_valid(self, answer: _Answer) -> bool:
+        """Whether a remembered answer is still the one to give (see the module rules)."""
+        try:
+            target = self.repo.resolve(answer.url_path)
+        except GitError:
+            return False  # the slow path gives this request its error
+        if target is not answer.target and target != answer.target:
+            return False
+        return self.reps.cached(answer.plan.oid) is answer.plan
 
     async def _not_found(
         self, send: Send, exc: NotFound, target: Target | None, head: bool
@@ -371,15 +428,23 @@ class BlobHandler:
         entry: Entry,
         path: str,
         status: int,
+        memo: tuple[AnswerKey, str] | None = None,
     ) -> None:
+        """Answer with the blob ``entry`` (at ``path`` of ``target``); ``memo`` (the answer
+        key and the URL path) lets a complete small answer be remembered for repeats."""
         plan = self.reps.cached(entry.oid) or await self.reps.plan(entry.oid)
         try:
-            await self._answer(scope, send, head, target, path, status, plan)
+            answer = await self._answer(scope, send, head, target, path, status, plan)
         except StreamMismatch:
             # The stored stream is not the blob: this answer is lost (the connection aborts),
             # the next one re-plans from the engine, which reports the corruption.
             self.reps.discard(plan)
             raise
+        if answer is not None and memo is not None and plan.content is not None:
+            key, url_path = memo
+            status, headers, body = answer
+            self._answers.put(key, _Answer(url_path, target, plan, status, headers, body),
+                              len(body) + _ANSWER_OVERHEAD)
 
     async def _answer(
         self,
@@ -390,44 +455,50 @@ class BlobHandler:
         path: str,
         status: int,
         plan: BlobPlan,
-    ) -> None:
+    ) -> Whole | None:
+        """Answer; return the answer when it was whole (one start and one body message,
+        what a repeat may be given), else None."""
         headers = self._request_headers(scope)
         codings = acceptable_codings(_text(headers.get(b"accept-encoding")), self.codings)
         if not codings:
             await send_error(send, 406, "no acceptable content-coding (try identity)",
                              (*self._commit_headers(target, path), *self._extra), head=head)
-            return
+            return None
         coding = codings[0]
         block = self._start_headers(target, path, plan, coding, status)
         if status == 200 and headers:
-            if await self._conditional(send, headers, head, target, plan, codings, block):
-                return
+            sent = await self._conditional(send, headers, head, target, plan, codings, block)
+            if sent is not False:
+                return None if sent is True else sent
             if not head and b"range" in headers:
                 if await self._range(send, headers, plan, coding, block):
-                    return
+                    return None
+        whole = b"" if head else self._whole(plan, coding)
         await send({"type": "http.response.start", "status": status, "headers": block})
-        if head:
-            await send(bodies.END)
-            return
-        if coding == IDENTITY and plan.content is not None:
-            # Small blob: the whole answer in one message, from memory.
-            await send({"type": "http.response.body", "body": plan.content})
-            return
-        if coding == DEFLATE and len(plan.stream) <= bodies.WHOLE:
-            # The pack's (or our cache file's) zlib stream in one message, zero-copy.
-            await send({"type": "http.response.body", "body": plan.stream})
-            return
+        if whole is not None:
+            await send({"type": "http.response.body", "body": whole})
+            return status, block, whole
         if coding == GZIP:
             if plan.crc is None:
                 self.reps.prepare_crc(plan)
-            elif plan.length(GZIP) <= bodies.WHOLE:
-                await send({"type": "http.response.body", "body": self.reps.gzip_member(plan)})
-                return
         elif coding == IDENTITY:
             self.reps.note_identity(plan)
             await self.reps.identity_copy(plan)
         body = self._body(plan, coding)
         await body.emit(send, 0, body.length)
+        return None
+
+    def _whole(self, plan: BlobPlan, coding: str) -> bytes | memoryview | None:
+        """The body in ``coding`` as one buffer, when it is sent in one message."""
+        if coding == IDENTITY:
+            # Small blob: the whole answer from memory.
+            return plan.content
+        if coding == DEFLATE:
+            # The pack's (or our cache file's) zlib stream, zero-copy.
+            return plan.stream if len(plan.stream) <= bodies.WHOLE else None
+        if plan.crc is not None and plan.length(GZIP) <= bodies.WHOLE:
+            return self.reps.gzip_member(plan)
+        return None
 
     async def _conditional(
         self,
@@ -438,8 +509,9 @@ class BlobHandler:
         plan: BlobPlan,
         codings: tuple[str, ...],
         block: HeaderBlock,
-    ) -> bool:
-        """Preconditions (RFC 9110 §13.2.2 steps 1–4); True when a 304/412 was sent."""
+    ) -> Whole | bool:
+        """Preconditions (RFC 9110 §13.2.2 steps 1–4): the 304 sent as a ``Whole``, True
+        when a 412 was sent, False when the request goes on."""
         if_match = headers.get(b"if-match")
         if_unmodified = headers.get(b"if-unmodified-since")
         inm = headers.get(b"if-none-match")
@@ -460,10 +532,10 @@ class BlobHandler:
         matched = evaluate("GET", _text(inm), _text(ims), etags, last_modified)
         if matched is None:
             return False
-        await send({"type": "http.response.start", "status": 304,
-                    "headers": block.for_304(matched)})
+        fields = block.for_304(matched)
+        await send({"type": "http.response.start", "status": 304, "headers": fields})
         await send(bodies.END)
-        return True
+        return 304, fields, b""
 
     async def _range(
         self,
