@@ -9,6 +9,7 @@ import gzip
 import shutil
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -17,10 +18,13 @@ import pytest
 from app.config import Settings
 from app.git import ObjectId
 from app.http.app import PackserveApp, create_app
-from tests.conftest import SiteRepos, cat_blob, git, tree_files
+from tests.conftest import SiteRepos, cat_blob, tree_files
+from tests.git.fixtures import git
 from tests.http.test_app_hotpath import call
 
-DECODE = {"gzip": gzip.decompress, "deflate": zlib.decompress, "identity": bytes}
+DECODE: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.decompress, "deflate": zlib.decompress, "identity": bytes,
+}
 
 
 @pytest.fixture
