@@ -43,6 +43,7 @@ def test_lookup_every_id(large_from: int | None) -> None:
         assert index.offset_at(pos) == offsets[pos]
         assert index.oid_at(pos) == oid
     assert index.offsets() == offsets
+    assert [off for batch in index.offset_batches(7) for off in batch] == offsets
     assert list(index) == IDS
     assert index.find(b"\x00" * 20) == -1 and index.find(b"\xff" * 20) == -1
     assert index.find(b"short") == -1
@@ -105,6 +106,10 @@ def test_real_index_versions_agree(git_repos: RepoFactory) -> None:
     assert v1.count == v2.count == v64.count > 700
     assert list(v1) == list(v2) == list(v64)
     assert v1.offsets() == v2.offsets() == v64.offsets()
+    for view in (v1, v2, v64):
+        batches = list(view.offset_batches(100))
+        assert [len(b) for b in batches[:-1]] == [100] * (len(batches) - 1)
+        assert [off for batch in batches for off in batch] == v2.offsets()
     assert [v2.crc32_at(p) for p in range(v2.count)] == [v64.crc32_at(p) for p in range(v64.count)]
 
 

@@ -38,6 +38,9 @@ _FANOUT_BYTES = 256 * 4
 _FANOUT = struct.Struct(">256I")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
+# Offsets decoded per batch by ``offset_batches``: converting this many takes well under a
+# millisecond, a short enough hold of the GIL.
+_OFFSET_BATCH = 16384
 
 Buffer = bytes | mmap.mmap
 
@@ -265,19 +268,38 @@ class PackIndex:
             yield self.oid_at(pos)
 
     def offsets(self) -> list[int]:
-        """Every pack offset, in idx (sorted-id) order (one C-speed pass over the table)."""
-        n = self.count
-        if self.version == 1:
-            table = self._buf[self._off_base : self._off_base + n * self._oid_stride]
-            return [v[0] for v in struct.iter_unpack(f">I{self.hash_len}x", table)]
-        words = array("I")
-        if words.itemsize != 4:  # pragma: no cover - every CPython platform we run on
-            return [self.offset_at(pos) for pos in range(n)]
-        words.frombytes(self._buf[self._off_base : self._off_base + 4 * n])
-        if sys.byteorder == "little":
-            words.byteswap()
-        values = words.tolist()
-        for pos, value in enumerate(values):
-            if value & 0x80000000:
-                values[pos] = self.offset_at(pos)
+        """Every pack offset, in idx (sorted-id) order."""
+        values: list[int] = []
+        for batch in self.offset_batches():
+            values.extend(batch)
         return values
+
+    def offset_batches(self, batch: int = _OFFSET_BATCH) -> Iterator[list[int]]:
+        """Every pack offset, in idx (sorted-id) order, ``batch`` at a time.
+
+        Each batch is a few C-speed calls over a slice of the table: none holds the GIL for
+        long, so a thread reading a million offsets does not stall the others.
+        """
+        n = self.count
+        step = max(1, batch)
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            if self.version == 1:
+                at = self._off_base + start * self._oid_stride
+                table = self._buf[at : self._off_base + stop * self._oid_stride]
+                yield [v[0] for v in struct.iter_unpack(f">I{self.hash_len}x", table)]
+                continue
+            words = array("I")
+            if words.itemsize != 4:  # pragma: no cover - every CPython platform we run on
+                yield [self.offset_at(pos) for pos in range(start, stop)]
+                continue
+            words.frombytes(self._buf[self._off_base + 4 * start : self._off_base + 4 * stop])
+            if sys.byteorder == "little":
+                words.byteswap()
+            values = words.tolist()
+            if max(words) & 0x80000000:
+                # Rule 3: an MSB sends this entry to the 64-bit table, however small it is.
+                for pos, value in enumerate(values):
+                    if value & 0x80000000:
+                        values[pos] = self.offset_at(start + pos)
+            yield values

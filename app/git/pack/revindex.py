@@ -11,9 +11,17 @@ Rules:
    entries are checked as they are used (position in range, offsets increasing at the point
    looked up). If it does not load, the order is built in memory instead, exactly like
    git:pack-revindex.c ``load_pack_revindex`` falls back to ``create_pack_revindex_in_memory``.
-2. The in-memory order is built once (sorting the idx offsets; git:pack-revindex.h) by
-   whoever first needs it, then shared read-only.
-3. Malformed input raises ``CorruptIndex`` only.
+2. The in-memory order is the idx offsets sorted (git:pack-revindex.c
+   ``create_pack_revindex_in_memory``), built once by whoever first needs it, then shared
+   read-only.
+3. Building it holds the GIL only briefly at a time, however many objects the pack has:
+   the offsets are read in batches and spread over buckets by value range in Python (which
+   yields the GIL every switch interval), and only small buckets are sorted by one C call —
+   a bucket still too large is spread again over a narrower range, so a skewed or hostile
+   idx costs more passes but never one long call. Buckets are ``array``s, which the cyclic
+   garbage collector does not traverse. (Git avoids one big comparison sort here too:
+   git:pack-revindex.c ``sort_revindex`` is a radix sort.)
+4. Malformed input raises ``CorruptIndex`` only.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Protocol
 
 from app.git.errors import CorruptIndex
@@ -30,6 +40,11 @@ RIDX_MAGIC = b"RIDX"
 _HEADER = struct.Struct(">4sII")
 _U32 = struct.Struct(">I")
 _HASH_IDS = {20: 1, 32: 2}
+# Entries per bucket aimed at when spreading offsets: sorting that many takes microseconds.
+_BUCKET = 256
+# A bucket up to this size is sorted by one C call (about a millisecond); a larger one is
+# spread again.
+_SORT_AT_ONCE = 8192
 
 
 class PackOrder(Protocol):
@@ -46,7 +61,7 @@ class SortedOffsets:
     __slots__ = ("_offsets", "_end")
 
     def __init__(self, index: PackIndex, data_end: int) -> None:
-        self._offsets = array("Q", sorted(index.offsets()))
+        self._offsets = sort_offsets(index.offset_batches())
         self._end = data_end
 
     def next_offset(self, offset: int) -> int:
@@ -55,6 +70,56 @@ class SortedOffsets:
         if pos == 0 or self._offsets[pos - 1] != offset:
             raise CorruptIndex(f"offset {offset} is not the start of an indexed entry")
         return self._offsets[pos] if pos < len(self._offsets) else self._end
+
+
+def sort_offsets(batches: Iterable[Sequence[int]]) -> array[int]:
+    """All values of ``batches`` (unsigned 64-bit) in ascending order; see rule 3."""
+    out: array[int] = array("Q")
+    parts = [batch for batch in batches if batch]
+    if not parts:
+        return out
+    # One C call per batch, not one over all of them (nested C calls never yield the GIL).
+    low = min([min(part) for part in parts])
+    high = max([max(part) for part in parts])
+    # Groups still to place, as (value lists, lowest possible value, highest possible value),
+    # the next group (lowest values) last. Bounds come from the bucket a group was, so no
+    # pass over a large list is needed to find them. Lists are dropped as soon as they are
+    # placed: freeing a million values at once would hold the GIL as long as a sort.
+    pending = [(parts, low, high)]
+    del parts
+    while pending:
+        group, low, high = pending.pop()
+        count = sum(map(len, group))
+        if low == high:
+            out.extend(array("Q", [low]) * count)
+            continue
+        if count <= _SORT_AT_ONCE:
+            out.extend(sorted(chain.from_iterable(group)))
+            continue
+        # 2**shift is the width of a bucket's value range: at least two buckets, about one
+        # per _BUCKET values, so each spans a narrower range than the group and splitting
+        # ends (at worst with buckets of one value each).
+        shift = ((high - low) // max(2, count // _BUCKET)).bit_length()
+        pending.extend(_spread(group, low, high, shift))
+    return out
+
+
+def _spread(
+    group: list[Sequence[int]], low: int, high: int, shift: int
+) -> list[tuple[list[Sequence[int]], int, int]]:
+    """Move the values of ``group`` (emptied) into buckets ``2**shift`` values wide from
+    ``low``; the non-empty ones, as groups for ``sort_offsets``, highest values first."""
+    buckets: list[array[int]] = [array("Q") for _ in range(((high - low) >> shift) + 1)]
+    put = [bucket.append for bucket in buckets]
+    while group:
+        for value in group.pop():
+            put[(value - low) >> shift](value)
+    width = 1 << shift
+    return [
+        ([bucket], low + at * width, min(high, low + (at + 1) * width - 1))
+        for at, bucket in reversed(list(enumerate(buckets)))
+        if bucket
+    ]
 
 
 class RevIndex:
