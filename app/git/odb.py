@@ -26,6 +26,11 @@ Rules:
    1 GiB, so a 64 KiB delta claiming 4 GiB is refused outright) and ``max_stream_size`` for
    whole objects streamed by ``iter_content`` with bounded memory.
 6. Thread safety: lookups read the current snapshot; rescans are serialized by a lock.
+7. A stored stream's extent needs the pack order (``pack/file.py`` rule 4). A pack without
+   ``.rev`` has it built on first use, once — unless ``prepare`` is building the orders in
+   another thread at that moment: then a lookup does not wait for it but finds the extent
+   by inflating just that entry, so a server answers while a large pack is being prepared.
+   Once a pack's order exists it is always used.
 """
 
 from __future__ import annotations
@@ -195,6 +200,7 @@ class ObjectDatabase:
         self._lock = threading.Lock()
         self._packs: tuple[PackFile, ...] = ()
         self._next_check = 0.0
+        self._preparing = 0  # prepare() calls running (rule 7)
         self._rescan(force=True)
 
     @classmethod
@@ -267,10 +273,18 @@ class ObjectDatabase:
             return changed
 
     def prepare(self) -> None:
-        """Build each pack's in-memory pack order now (for packs without ``.rev``), so the
-        first ``stored_stream`` on a big pack does not pay for it."""
-        for pack in self._packs:
-            pack.prepare_order()
+        """Build each pack's in-memory pack order now (for packs without ``.rev``), so no
+        ``stored_stream`` pays for it. Time in the number of objects, meant for a worker
+        thread; while it runs, ``stored_stream`` in other threads does not wait for it but
+        inflates the one entry it needs (rule 7)."""
+        with self._lock:
+            self._preparing += 1
+        try:
+            for pack in self._packs:
+                pack.prepare_order()
+        finally:
+            with self._lock:
+                self._preparing -= 1
 
     def close(self) -> None:
         """Drop the pack snapshot. Mappings are released when no stream references them."""
@@ -399,21 +413,25 @@ class ObjectDatabase:
         return False
 
     def stored_stream(self, oid: bytes) -> StoredStream | None:
-        """The exact zlib stream of ``oid`` if it is stored whole in a pack, found without
-        inflating; ``None`` for deltas, loose objects and streams with a preset dictionary."""
+        """The exact zlib stream of ``oid`` if it is stored whole in a pack, delimited by the
+        pack order — or, while ``prepare`` runs in another thread, by inflating it (rule 7);
+        ``None`` for deltas, loose objects and streams with a preset dictionary."""
 
         def packed(pack: PackFile, pos: int, offset: int) -> StoredStream | None:
             entry = pack.entry(offset)
             if entry.type not in OBJECT_TYPES:
                 return None
-            end = pack.next_offset(offset)
-            if end <= entry.data_offset:
-                raise CorruptPack(f"{pack.name}@{offset}: entry has no data")
-            data = memoryview(pack.buf)[entry.data_offset : end]
-            if not valid_zlib_header(data[:2]):
+            head = pack.buf[entry.data_offset : entry.data_offset + 2]
+            if not valid_zlib_header(head):
                 raise CorruptPack(f"{pack.name}@{offset}: not a zlib stream (RFC 1950 §2.2)")
-            if has_fdict(data[:2]):
+            if has_fdict(head):
+                # Not passed through, so its extent is not needed (and inflating it to find
+                # the end would need the dictionary).
                 return None
+            end = pack.stream_end(entry, self.max_stream_size, build_order=not self._preparing)
+            if end < entry.data_offset + 2:
+                raise CorruptPack(f"{pack.name}@{offset}: entry is shorter than a zlib header")
+            data = memoryview(pack.buf)[entry.data_offset : end]
             return StoredStream(data, pack.pack_id, offset, pack.index.crc32_at(pos))
 
         def unpacked(oid: bytes) -> StoredStream | None:

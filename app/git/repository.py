@@ -88,7 +88,9 @@ class Repository:
     def prepare(self) -> None:
         """Build now what the first blob lookups would otherwise build on first use: the
         pack order of packs without a ``.rev`` (DESIGN.md §2). Costs time in the number of
-        objects, so servers call it from a worker thread at start-up."""
+        objects (holding the GIL only briefly at a time), so servers call it from a worker
+        thread at start-up. While it runs, ``blob`` in other threads does not wait for it:
+        it finds a stored stream's end by inflating that one blob (time in its size)."""
         self._odb.prepare()
 
     def close(self) -> None:
@@ -150,7 +152,8 @@ class Repository:
         return size
 
     def blob(self, oid: ObjectId) -> Blob:
-        """The blob's size and stored stream, without inflating it."""
+        """The blob's size and stored stream, without inflating it — except while
+        ``prepare`` runs in another thread, when the stream's end is found by inflating it."""
         size = self._require_blob(oid)
         return Blob(oid, size, self._odb.stored_stream(oid))
 

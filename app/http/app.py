@@ -10,9 +10,12 @@ Rules:
   #1724) and a task group for background work (CRC-32s, inflated copies); shutdown cancels
   the background work, then closes the repository.
 - Start-up does not wait for the pack order of packs without ``.rev`` (time in the number
-  of objects, DESIGN.md §2): it is built in a worker thread while the service already
-  answers, and a request that needs it before it is ready waits in a thread, never on the
-  event loop (``Representations(prepared=…)``).
+  of objects, DESIGN.md §2; git:pack-revindex.c builds it the same way):
+  ``Repository.prepare`` builds it in a worker thread while the service already answers.
+  Requests do not wait for it either: meanwhile the engine finds a stored stream's end by
+  inflating that one blob (gitformat-pack: entries are contiguous zlib streams). That costs
+  time in the blob's size, so until ``prepare`` returns, blob lookups run in a worker
+  thread, never on the event loop (``Representations(prepared=…)``).
 - Nothing here is global: two apps in one process (tests, several repositories later) share
   nothing but the on-disk cache, which is content-addressed and safe to share.
 """

@@ -25,6 +25,14 @@ Rules:
 - Plans live in a loop-owned LRU: a warm request finds its plan with one dict lookup.
   Only unbounded work (materialising, inflating a large blob) runs in a worker thread,
   under the app's own ``CapacityLimiter``; concurrent first requests share one job.
+- While the engine's pack order is being prepared (start-up, until ``prepared`` is set),
+  the blob lookup that starts a plan runs in a worker thread too. The engine does not make
+  it wait for the order but finds the stored stream's end by inflating the blob
+  (``app.git.pack.file`` rule 4): time in a size this very lookup is the first to learn, so
+  not boundable on the loop. And a lookup that reached the engine before ``prepare`` had
+  begun would still build the order itself (time in the number of objects). Once
+  ``prepared`` is set the lookup is cheap (git:pack-revindex.c ``pack_pos_to_offset``) and
+  runs on the loop.
 """
 
 from __future__ import annotations
@@ -208,8 +216,8 @@ class Representations:
         if self._prepared is None or self._prepared.is_set():
             blob = self.repo.blob(oid)
         else:
-            # Start-up: the stored stream's extent needs the pack order, still being built
-            # in a thread; the engine makes this call wait for it, so not on the event loop.
+            # Start-up: the pack order is still being prepared, so the engine may inflate the
+            # blob (of a size not known yet) to find its stored stream's end (module rules).
             blob = await self._thread(lambda: self.repo.blob(oid))
         stored = blob.stored
         if stored is not None and blob.size > _MAX_RATIO * len(stored.data) + 64:

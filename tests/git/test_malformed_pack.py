@@ -501,6 +501,7 @@ def _exercise(packfile: PackFile, offset: int) -> None:
         lambda: chain.resolve(packfile, offset, _NoBases(), max_size=1 << 20),
         lambda: chain.header(packfile, offset, _NoBases(), max_size=1 << 20),
         lambda: packfile.next_offset(offset),
+        lambda: packfile.inflated_end(packfile.entry(offset), 1 << 20),
         lambda: b"".join(packfile.iter_inflate(packfile.entry(offset), 7, 1 << 20)),
     ):
         try:

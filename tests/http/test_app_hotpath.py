@@ -4,8 +4,10 @@ bodies are consistent for every kind of answer."""
 from __future__ import annotations
 
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -14,7 +16,7 @@ import pytest
 from app.config import Settings
 from app.git import Repository
 from app.http.app import PackserveApp, create_app
-from tests.conftest import SiteRepos
+from tests.conftest import SiteRepos, cat_blob, tree_files
 
 
 async def call(app: PackserveApp, path: str, headers: dict[str, str] | None = None,
@@ -129,3 +131,39 @@ async def test_start_up_prepares_the_pack_order_in_a_worker_thread(
                 break
             await anyio.sleep(0.01)
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
+@pytest.mark.anyio
+async def test_requests_during_start_up_do_not_wait_for_the_pack_order(
+    site_repos: SiteRepos, tmp_path: Path
+) -> None:
+    repo = Repository.open(site_repos.gc)
+    packs = repo._odb.packs
+    assert packs and all(pack._order is None for pack in packs)  # git gc wrote no .rev
+    app = create_app(Settings(repository=site_repos.gc, cache_dir=tmp_path),
+                     open_repository=lambda _: repo)
+    files = tree_files(site_repos.gc, "main")
+    # Holding the order locks makes prepare() stall the way a huge pack's build does.
+    for pack in packs:
+        pack._order_lock.acquire()
+    async with app.service.router.lifespan_context(app.service):
+        try:
+            with anyio.fail_after(10):
+                while not repo._odb._preparing:
+                    await anyio.sleep(0.001)
+                for path, oid in files.items():
+                    for coding in ("identity", "deflate"):
+                        status, fields, body = await call(app, "/main/" + quote(path),
+                                                          {"accept-encoding": coding})
+                        assert status == 200, path
+                        if fields.get("content-encoding") == "deflate":
+                            body = zlib.decompress(body)
+                        assert body == cat_blob(site_repos.gc, oid), path
+            assert all(pack._order is None for pack in packs)
+        finally:
+            for pack in packs:
+                pack._order_lock.release()
+        with anyio.fail_after(10):
+            while repo._odb._preparing:
+                await anyio.sleep(0.001)
+    assert all(pack._order is not None for pack in packs)

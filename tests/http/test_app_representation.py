@@ -262,7 +262,7 @@ async def test_concurrent_first_requests_share_one_job(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_plans_wait_in_a_thread_until_the_pack_order_is_prepared() -> None:
+async def test_plans_start_in_a_thread_until_the_pack_order_is_prepared() -> None:
     repo, (first, second) = make([SMALL, LARGE], stored=True)
     prepared = anyio.Event()
     async with anyio.create_task_group() as tg:
@@ -271,7 +271,8 @@ async def test_plans_wait_in_a_thread_until_the_pack_order_is_prepared() -> None
         assert (await reps.plan(first)).content == SMALL
         prepared.set()
         await reps.plan(second)
-    # Before: the engine call that may wait for the order ran off the loop; after: on it.
+    # Before: the engine call that may inflate the blob to find its extent ran off the loop;
+    # after: on it.
     assert [t is threading.main_thread() for t in repo.blob_threads] == [False, True]
 
 

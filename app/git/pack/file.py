@@ -8,14 +8,23 @@ Rules:
 2. The pack is never closed explicitly: the mapping lives as long as anything (a
    ``StoredStream``, a running inflate) references it, so a pack deleted by ``git gc`` can
    still finish a response (Linux keeps unlinked mappings valid).
-3. Pack order (for entry extents) comes from the ``.rev`` if it loads, else it is built once
-   in memory under a lock and then shared.
-4. Entry data is inflated with bounded output (``inflate.py``); sizes are capped by the
+3. Pack order (for entry extents) comes from the ``.rev`` if it loads (checked when the pack
+   is opened: header, size and pack checksum, O(1)), else it is built once in memory under a
+   lock and then shared (git:pack-revindex.c ``load_pack_revindex``).
+4. An entry's extent (where its zlib stream ends) is the next entry's offset in pack order
+   (git:pack-revindex.c ``pack_pos_to_offset``; gitformat-pack: entries are contiguous).
+   While the order is not there yet and the caller must not wait for it to be built (time
+   in the number of objects), the extent is found instead by inflating that one entry (time
+   in its size): both give the same end on a well-formed pack, and the inflate also proves
+   the stream ends and holds exactly the declared size. Once the order exists it is always
+   used.
+5. Entry data is inflated with bounded output (``inflate.py``); sizes are capped by the
    caller's ``max_size`` before inflating.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -31,6 +40,7 @@ from app.git.pack.inflate import (
     inflate_exact,
     inflate_prefix,
     iter_inflate,
+    stream_length,
 )
 from app.git.pack.revindex import PackOrder, RevIndex, SortedOffsets
 
@@ -75,8 +85,11 @@ class PackFile:
         self.path = path
         self.pack_id = self.checksum.hex()
         self.version = version
-        self._rev = rev
         self._order: PackOrder | None = None
+        if rev is not None:
+            # A .rev that does not load is ignored: the order is built in memory (rule 3).
+            with contextlib.suppress(CorruptIndex):
+                self._order = RevIndex(rev, index, self.data_end, name + ".rev")
         self._order_lock = threading.Lock()
 
     @classmethod
@@ -130,13 +143,7 @@ class PackFile:
             return order
         with self._order_lock:
             if self._order is None:
-                built: PackOrder | None = None
-                if self._rev is not None:
-                    try:
-                        built = RevIndex(self._rev, self.index, self.data_end, self.name + ".rev")
-                    except CorruptIndex:
-                        built = None
-                self._order = built or SortedOffsets(self.index, self.data_end)
+                self._order = SortedOffsets(self.index, self.data_end)
             return self._order
 
     def prepare_order(self) -> None:
@@ -149,6 +156,24 @@ class PackFile:
         if not offset < nxt <= self.data_end:
             raise CorruptIndex(f"{self.name}: entry after {offset} claims offset {nxt}")
         return nxt
+
+    def stream_end(self, entry: PackEntry, max_size: int, *, build_order: bool) -> int:
+        """Offset just past ``entry``'s zlib stream (rule 4): from the pack order when it is
+        at hand or ``build_order`` allows building it now, else by ``inflated_end``."""
+        if self._order is None and not build_order:
+            return self.inflated_end(entry, max_size)
+        return self.next_offset(entry.offset)
+
+    def inflated_end(self, entry: PackEntry, max_size: int) -> int:
+        """Offset just past ``entry``'s zlib stream, found by inflating it (output discarded,
+        bounded as every inflate); ``CorruptPack`` unless it ends and holds exactly the
+        declared size."""
+        self._check_size(entry, max_size)
+        chunks = buffer_slices(
+            self.buf, entry.data_offset, self.data_end, first_slice_for(entry.size)
+        )
+        what = f"{self.name}@{entry.offset}"
+        return entry.data_offset + stream_length(chunks, entry.size, CorruptPack, what)
 
     # -- inflating --------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ Rules:
 3. The stream must end (``eof``) and produce exactly the declared size; a truncated,
    overlong or undecodable stream raises the caller's error class (``CorruptPack`` for packs).
 4. A preset dictionary (RFC 1950 §2.2, FLG bit 5 "FDICT") is detected from the header byte.
+5. Where a stream ends in its input (``stream_length``) is learnt the same way, by inflating
+   it under rules 1-3 and discarding the output: zlib's own end marker and Adler-32 trailer
+   (RFC 1950 §2.2) delimit it, so the cost is the object's size, not the pack's.
 """
 
 from __future__ import annotations
@@ -59,8 +62,40 @@ def iter_inflate(
     Raises ``error`` unless the stream ends and produces exactly ``size`` bytes. Output per
     step is bounded by ``out_chunk``, so memory stays bounded whatever the stream says.
     """
-    out_chunk = max(1, out_chunk)
+    return _inflate(zlib.decompressobj(), chunks, size, max(1, out_chunk), error, what)
+
+
+def stream_length(chunks: Iterable[bytes], size: int, error: type[GitError], what: str) -> int:
+    """How many input bytes the zlib stream at the start of ``chunks`` occupies.
+
+    The stream is inflated with the same bounds as ``iter_inflate`` (output discarded 64 KiB
+    at a time) and raises ``error`` unless it ends and produces exactly ``size`` bytes.
+    Reading ``chunks`` stops as soon as zlib reports the end of the stream.
+    """
     inflater = zlib.decompressobj()
+    fed = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal fed
+        for chunk in chunks:
+            fed += len(chunk)
+            yield chunk
+
+    for _ in _inflate(inflater, counted(), size, _CHUNK, error, what):
+        pass
+    # At the end of the stream zlib moves the input it did not need to ``unused_data``
+    # (nothing is fed after that), so the stream is everything fed but that remainder.
+    return fed - len(inflater.unused_data)
+
+
+def _inflate(
+    inflater: zlib._Decompress,
+    chunks: Iterable[bytes],
+    size: int,
+    out_chunk: int,
+    error: type[GitError],
+    what: str,
+) -> Iterator[bytes]:
     produced = 0
     try:
         for chunk in chunks:
