@@ -27,10 +27,12 @@ Rules:
    whole objects streamed by ``iter_content`` with bounded memory.
 6. Thread safety: lookups read the current snapshot; rescans are serialized by a lock.
 7. A stored stream's extent needs the pack order (``pack/file.py`` rule 4). A pack without
-   ``.rev`` has it built on first use, once — unless ``prepare`` is building the orders in
-   another thread at that moment: then a lookup does not wait for it but finds the extent
-   by inflating just that entry, so a server answers while a large pack is being prepared.
-   Once a pack's order exists it is always used.
+   ``.rev`` has it built on first use, once — or, when the caller says it must not wait
+   for that (``build_order=False``: a server while ``prepare`` runs in another thread), the
+   extent is found by inflating just that entry. ``needs_prepare`` tells a caller when that
+   is so, for the packs of the current snapshot (re-checked as lookups do, so a pack that
+   ``git gc`` or a push adds later counts too). Once a pack's order exists it is always
+   used.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.git import loose
-from app.git.errors import CorruptPack, CorruptRepository, GitError, ObjectNotFound
+from app.git.errors import (
+    CorruptIndex,
+    CorruptPack,
+    CorruptRepository,
+    GitError,
+    ObjectNotFound,
+)
 from app.git.lru import ByteLRU, Cache
 from app.git.objtype import OBJECT_TYPES
 from app.git.oid import ObjectId
@@ -200,7 +208,6 @@ class ObjectDatabase:
         self._lock = threading.Lock()
         self._packs: tuple[PackFile, ...] = ()
         self._next_check = 0.0
-        self._preparing = 0  # prepare() calls running (rule 7)
         self._rescan(force=True)
 
     @classmethod
@@ -272,19 +279,25 @@ class ObjectDatabase:
                 self._packs = tuple(p for d in self._dirs for _, p in d.packs)
             return changed
 
+    def needs_prepare(self) -> bool:
+        """Whether some pack still has no pack order (``prepare`` would build it; rule 7)."""
+        self._revalidate()
+        return any(pack.order_pending for pack in self._packs)
+
     def prepare(self) -> None:
         """Build each pack's in-memory pack order now (for packs without ``.rev``), so no
         ``stored_stream`` pays for it. Time in the number of objects, meant for a worker
-        thread; while it runs, ``stored_stream`` in other threads does not wait for it but
-        inflates the one entry it needs (rule 7)."""
-        with self._lock:
-            self._preparing += 1
-        try:
-            for pack in self._packs:
+        thread. Every pack is tried; the first ``CorruptIndex`` is raised at the end (the
+        pack keeps failing, cheaply, for the lookups that need its order)."""
+        self._revalidate()
+        failed: CorruptIndex | None = None
+        for pack in self._packs:
+            try:
                 pack.prepare_order()
-        finally:
-            with self._lock:
-                self._preparing -= 1
+            except CorruptIndex as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def close(self) -> None:
         """Drop the pack snapshot. Mappings are released when no stream references them."""
@@ -412,10 +425,10 @@ class ObjectDatabase:
                 break
         return False
 
-    def stored_stream(self, oid: bytes) -> StoredStream | None:
+    def stored_stream(self, oid: bytes, *, build_order: bool = True) -> StoredStream | None:
         """The exact zlib stream of ``oid`` if it is stored whole in a pack, delimited by the
-        pack order — or, while ``prepare`` runs in another thread, by inflating it (rule 7);
-        ``None`` for deltas, loose objects and streams with a preset dictionary."""
+        pack order — or, where that is not built and ``build_order`` is False, by inflating
+        it (rule 7); ``None`` for deltas, loose objects and streams with a preset dictionary."""
 
         def packed(pack: PackFile, pos: int, offset: int) -> StoredStream | None:
             entry = pack.entry(offset)
@@ -428,7 +441,7 @@ class ObjectDatabase:
                 # Not passed through, so its extent is not needed (and inflating it to find
                 # the end would need the dictionary).
                 return None
-            end = pack.stream_end(entry, self.max_stream_size, build_order=not self._preparing)
+            end = pack.stream_end(entry, self.max_stream_size, build_order=build_order)
             if end < entry.data_offset + 2:
                 raise CorruptPack(f"{pack.name}@{offset}: entry is shorter than a zlib header")
             data = memoryview(pack.buf)[entry.data_offset : end]

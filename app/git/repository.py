@@ -85,12 +85,17 @@ class Repository:
         return cls(layout.git_dir, layout.common_dir, fmt.object_format, fmt.hash_len, odb,
                    refs)
 
+    def needs_prepare(self) -> bool:
+        """Whether some pack has no pack order yet (no ``.rev``, not built): ``blob`` would
+        build it, in time in the number of objects, unless told not to (``build_order``)."""
+        return self._odb.needs_prepare()
+
     def prepare(self) -> None:
         """Build now what the first blob lookups would otherwise build on first use: the
         pack order of packs without a ``.rev`` (DESIGN.md §2). Costs time in the number of
         objects (holding the GIL only briefly at a time), so servers call it from a worker
-        thread at start-up. While it runs, ``blob`` in other threads does not wait for it:
-        it finds a stored stream's end by inflating that one blob (time in its size)."""
+        thread — at start-up, and whenever ``needs_prepare`` says a new pack came. Raises
+        ``CorruptIndex`` for a pack whose order cannot be built, after trying the others."""
         self._odb.prepare()
 
     def close(self) -> None:
@@ -151,11 +156,13 @@ class Repository:
             raise ObjectNotFound(f"{oid.hex()} is a {objtype.type_name(code)}, not a blob")
         return size
 
-    def blob(self, oid: ObjectId) -> Blob:
-        """The blob's size and stored stream, without inflating it — except while
-        ``prepare`` runs in another thread, when the stream's end is found by inflating it."""
+    def blob(self, oid: ObjectId, *, build_order: bool = True) -> Blob:
+        """The blob's size and stored stream, without inflating it. Where the stream's pack
+        has no pack order yet, it is built first (``needs_prepare``) — or, with
+        ``build_order=False``, the stream's end is found by inflating the blob instead (time
+        in its size, not the pack's: what a server does while ``prepare`` runs)."""
         size = self._require_blob(oid)
-        return Blob(oid, size, self._odb.stored_stream(oid))
+        return Blob(oid, size, self._odb.stored_stream(oid, build_order=build_order))
 
     def read_blob(self, oid: ObjectId) -> bytes:
         """The blob's full content (deltas resolved)."""

@@ -10,12 +10,9 @@ Rules:
   #1724) and a task group for background work (CRC-32s, inflated copies); shutdown cancels
   the background work, then closes the repository.
 - Start-up does not wait for the pack order of packs without ``.rev`` (time in the number
-  of objects, DESIGN.md §2; git:pack-revindex.c builds it the same way):
-  ``Repository.prepare`` builds it in a worker thread while the service already answers.
-  Requests do not wait for it either: meanwhile the engine finds a stored stream's end by
-  inflating that one blob (gitformat-pack: entries are contiguous zlib streams). That costs
-  time in the blob's size, so until ``prepare`` returns, blob lookups run in a worker
-  thread, never on the event loop (``Representations(prepared=…)``).
+  of objects, DESIGN.md §2; git:pack-revindex.c builds it the same way): the lifespan asks
+  ``Representations.prepare`` to build it in a worker thread while the service already
+  answers, and requests do not wait for it either (``representation`` module rules).
 - Nothing here is global: two apps in one process (tests, several repositories later) share
   nothing but the on-disk cache, which is content-addressed and safe to share.
 """
@@ -85,17 +82,8 @@ class PackserveApp:
                 def spawn(job: Callable[[], Awaitable[None]]) -> None:
                     background.start_soon(_logged, job)
 
-                prepared = anyio.Event()
-
-                async def prepare() -> None:
-                    try:
-                        await anyio.to_thread.run_sync(repo.prepare, limiter=limiter)
-                    finally:
-                        # A pack that fails here fails again, and is reported, per request.
-                        prepared.set()
-
-                spawn(prepare)
-                reps = Representations(repo, disk, limiter, spawn, prepared=prepared)
+                reps = Representations(repo, disk, limiter, spawn)
+                reps.prepare()
                 self.blobs = BlobHandler(settings, repo, reps, codings=self._codings)
                 app.state.repo = repo
                 app.state.limiter = limiter

@@ -25,14 +25,14 @@ Rules:
 - Plans live in a loop-owned LRU: a warm request finds its plan with one dict lookup.
   Only unbounded work (materialising, inflating a large blob) runs in a worker thread,
   under the app's own ``CapacityLimiter``; concurrent first requests share one job.
-- While the engine's pack order is being prepared (start-up, until ``prepared`` is set),
-  the blob lookup that starts a plan runs in a worker thread too. The engine does not make
-  it wait for the order but finds the stored stream's end by inflating the blob
-  (``app.git.pack.file`` rule 4): time in a size this very lookup is the first to learn, so
-  not boundable on the loop. And a lookup that reached the engine before ``prepare`` had
-  begun would still build the order itself (time in the number of objects). Once
-  ``prepared`` is set the lookup is cheap (git:pack-revindex.c ``pack_pos_to_offset``) and
-  runs on the loop.
+- A blob lookup that would make the engine build a pack order (a pack without ``.rev``,
+  at start-up or newly written by ``git gc`` or a push; ``Repository.needs_prepare``)
+  never runs on the event loop: the plan starts ``prepare`` in a worker thread (one at a
+  time) and looks the blob up in another with ``build_order=False``, where the engine
+  finds the stored stream's end by inflating that blob (``app.git.pack.file`` rule 4):
+  time in a size this very lookup is the first to learn, so not boundable on the loop.
+  Once every pack has its order the lookup is cheap (git:pack-revindex.c
+  ``pack_pos_to_offset``) and runs on the loop.
 """
 
 from __future__ import annotations
@@ -151,11 +151,9 @@ class Representations:
         spawn: Callable[[Callable[[], Awaitable[None]]], None],
         *,
         memory_bytes: int = 64 << 20,
-        prepared: anyio.Event | None = None,
     ) -> None:
         self.repo = repo
-        # Set once the engine's pack order is built (None: nothing is being built).
-        self._prepared = prepared
+        self._preparing = False  # a prepare job is running (module rules)
         self.disk = disk
         self.limiter = limiter
         self._spawn = spawn
@@ -212,13 +210,29 @@ class Representations:
     async def _thread(self, fn: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
 
+    def prepare(self) -> None:
+        """Have the engine build missing pack orders in a worker thread, unless it is doing
+        so already (start-up calls this; so does a plan that finds a new pack)."""
+        if self._preparing:
+            return
+        self._preparing = True
+
+        async def job() -> None:
+            try:
+                await self._thread(self.repo.prepare)
+            finally:
+                self._preparing = False
+
+        self._spawn(job)
+
     async def _make(self, oid: ObjectId) -> BlobPlan:
-        if self._prepared is None or self._prepared.is_set():
-            blob = self.repo.blob(oid)
+        if self.repo.needs_prepare():
+            # The engine may have to inflate the blob (of a size not known yet) to find its
+            # stored stream's end, or build a pack order: not on the loop (module rules).
+            self.prepare()
+            blob = await self._thread(lambda: self.repo.blob(oid, build_order=False))
         else:
-            # Start-up: the pack order is still being prepared, so the engine may inflate the
-            # blob (of a size not known yet) to find its stored stream's end (module rules).
-            blob = await self._thread(lambda: self.repo.blob(oid))
+            blob = self.repo.blob(oid)
         stored = blob.stored
         if stored is not None and blob.size > _MAX_RATIO * len(stored.data) + 64:
             log.error("blob %s: %d bytes cannot inflate to the declared %d", oid.hex(),

@@ -4,9 +4,9 @@ agree with the pack order on git-built packs, stay bounded on bad streams, and a
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 
@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.git.errors import CorruptPack
+from app.git.errors import CorruptIndex, CorruptPack
 from app.git.objtype import BLOB
 from app.git.odb import ObjectDatabase
+from app.git.pack import file as pack_file
 from app.git.pack.file import PackFile
 from app.git.pack.inflate import stream_length
 from app.git.pack.revindex import RevIndex
@@ -189,37 +190,60 @@ def test_inflated_end_checks_the_declared_size_against_the_cap() -> None:
 # -- the object database while prepare runs ------------------------------------------------
 
 
-def test_stored_streams_do_not_wait_while_prepare_builds_the_order(
+def test_stored_streams_told_not_to_wait_do_not_while_prepare_builds_the_order(
     git_repos: RepoFactory,
 ) -> None:
     repo = git_repos("norev")
     expected = cat_file_all(repo)
     odb = ObjectDatabase.open(repo / "objects", 20)
     (pack,) = odb.packs
-    # Stand in for a slow build: prepare() takes the order lock after this test has it.
+    assert odb.needs_prepare()
+    # Stand in for a slow build: prepare() waits for the order lock this test holds.
     with pack._order_lock:
         worker = threading.Thread(target=odb.prepare)
         worker.start()
-        deadline = time.monotonic() + 10
-        while not odb._preparing and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert odb._preparing
         during = {}
         for oid, (_, content) in expected.items():
-            stored = odb.stored_stream(oid)
+            stored = odb.stored_stream(oid, build_order=False)
             if stored is not None:
                 assert zlib.decompress(stored.data) == content
                 during[oid] = (stored.offset, len(stored.data))
         assert len(during) > 100
-        assert pack._order is None and worker.is_alive()
+        assert pack._order is None and worker.is_alive() and odb.needs_prepare()
     worker.join(10)
-    assert not worker.is_alive() and pack._order is not None and not odb._preparing
+    assert not worker.is_alive() and pack._order is not None and not odb.needs_prepare()
     after = {}
     for oid in during:
         stored = odb.stored_stream(oid)
         assert stored is not None
         after[oid] = (stored.offset, len(stored.data))
     assert after == during
+
+
+def test_a_pack_whose_order_cannot_be_built_fails_once_and_stops_asking(
+    git_repos: RepoFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = git_repos("norev")
+    blobs = [oid for oid, (kind, _) in cat_file_all(repo).items() if kind == BLOB]
+    odb = ObjectDatabase.open(repo / "objects", 20)
+    builds: list[object] = []
+
+    def corrupt(*args: object) -> None:
+        builds.append(args)
+        raise CorruptIndex("offsets out of order")
+
+    monkeypatch.setattr(pack_file, "SortedOffsets", corrupt)
+    with pytest.raises(CorruptIndex, match="out of order"):
+        odb.prepare()
+    assert not odb.needs_prepare()  # nothing left that a prepare could build
+    failures = 0
+    for oid in blobs:
+        with contextlib.suppress(CorruptIndex):
+            odb.stored_stream(oid)
+            continue
+        failures += 1
+    assert failures > 0  # every whole-stored blob needs the order
+    assert len(builds) == 1  # the failure is remembered, not rebuilt per lookup
 
 
 def test_without_prepare_the_first_lookup_builds_the_order(git_repos: RepoFactory) -> None:

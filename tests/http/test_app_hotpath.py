@@ -3,6 +3,7 @@ bodies are consistent for every kind of answer."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import zlib
 from pathlib import Path
@@ -15,8 +16,11 @@ import pytest
 
 from app.config import Settings
 from app.git import Repository
+from app.git import odb as odb_module
+from app.git.pack import revindex
 from app.http.app import PackserveApp, create_app
 from tests.conftest import SiteRepos, cat_blob, tree_files
+from tests.git.fixtures import git
 
 
 async def call(app: PackserveApp, path: str, headers: dict[str, str] | None = None,
@@ -149,8 +153,6 @@ async def test_requests_during_start_up_do_not_wait_for_the_pack_order(
     async with app.service.router.lifespan_context(app.service):
         try:
             with anyio.fail_after(10):
-                while not repo._odb._preparing:
-                    await anyio.sleep(0.001)
                 for path, oid in files.items():
                     for coding in ("identity", "deflate"):
                         status, fields, body = await call(app, "/main/" + quote(path),
@@ -164,6 +166,42 @@ async def test_requests_during_start_up_do_not_wait_for_the_pack_order(
             for pack in packs:
                 pack._order_lock.release()
         with anyio.fail_after(10):
-            while repo._odb._preparing:
+            while repo.needs_prepare():
                 await anyio.sleep(0.001)
     assert all(pack._order is not None for pack in packs)
+
+
+@pytest.mark.anyio
+async def test_a_pack_written_after_start_up_has_its_order_built_off_the_loop(
+    site_repos: SiteRepos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git before 2.41 writes no .rev: after a gc the new pack's order must be built again,
+    # in time in the number of objects, and that must not stall the event loop.
+    repo_dir = shutil.copytree(site_repos.gc, tmp_path / "repo.git", symlinks=True)
+    monkeypatch.setattr(odb_module, "_REVALIDATE_SECONDS", 0.0)  # see new packs at once
+    builders: list[threading.Thread] = []
+    real_init = revindex.SortedOffsets.__init__
+
+    def recording(self: revindex.SortedOffsets, *args: Any) -> None:
+        builders.append(threading.current_thread())
+        real_init(self, *args)
+
+    monkeypatch.setattr(revindex.SortedOffsets, "__init__", recording)
+    app = create_app(Settings(repository=repo_dir, cache_dir=tmp_path / "cache"))
+    files = tree_files(repo_dir, "main")
+    first, *rest = sorted(files)
+    async with app.service.router.lifespan_context(app.service):
+        assert (await call(app, "/main/" + quote(first)))[0] == 200
+        with anyio.fail_after(10):
+            while app.blobs is None or app.blobs.repo.needs_prepare():
+                await anyio.sleep(0.01)
+        git(repo_dir, "repack", "-adfq", "--window=0")  # every blob stored whole, anew
+        assert not list((repo_dir / "objects/pack").glob("*.rev"))
+        builders.clear()
+        for path in rest:  # blobs never planned: each needs the new pack's extents
+            status, _, body = await call(app, "/main/" + quote(path))
+            assert status == 200 and body == cat_blob(repo_dir, files[path]), path
+        with anyio.fail_after(10):
+            while app.blobs.repo.needs_prepare():
+                await anyio.sleep(0.01)
+    assert builders and threading.main_thread() not in builders

@@ -39,10 +39,20 @@ class FakeRepository:
     contents: dict[ObjectId, bytes]
     stored: dict[ObjectId, bytes]
     iter_calls: int = 0
-    blob_threads: list[threading.Thread] = field(default_factory=list)
+    # (thread, build_order) of every blob lookup; the threads prepare ran in.
+    blob_calls: list[tuple[threading.Thread, bool]] = field(default_factory=list)
+    prepare_threads: list[threading.Thread] = field(default_factory=list)
+    unprepared: bool = False  # some pack has no pack order yet
 
-    def blob(self, oid: ObjectId) -> Blob:
-        self.blob_threads.append(threading.current_thread())
+    def needs_prepare(self) -> bool:
+        return self.unprepared
+
+    def prepare(self) -> None:
+        self.prepare_threads.append(threading.current_thread())
+        self.unprepared = False
+
+    def blob(self, oid: ObjectId, *, build_order: bool = True) -> Blob:
+        self.blob_calls.append((threading.current_thread(), build_order))
         stream = self.stored.get(oid)
         data = None if stream is None else StoredStream(memoryview(stream), "ab" * 20, 12, None)
         return Blob(oid, len(self.contents[oid]), data)
@@ -262,18 +272,22 @@ async def test_concurrent_first_requests_share_one_job(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_plans_start_in_a_thread_until_the_pack_order_is_prepared() -> None:
+async def test_plans_start_in_a_thread_while_a_pack_order_is_missing() -> None:
     repo, (first, second) = make([SMALL, LARGE], stored=True)
-    prepared = anyio.Event()
+    repo.unprepared = True  # at start-up, or after git gc wrote a pack without .rev
     async with anyio.create_task_group() as tg:
-        reps = Representations(repo, None, anyio.CapacityLimiter(2), tg.start_soon,  # type: ignore[arg-type]
-                               prepared=prepared)
+        reps = Representations(repo, None, anyio.CapacityLimiter(2), tg.start_soon)  # type: ignore[arg-type]
         assert (await reps.plan(first)).content == SMALL
-        prepared.set()
+        with anyio.fail_after(10):
+            while repo.unprepared:
+                await anyio.sleep(0.001)
         await reps.plan(second)
-    # Before: the engine call that may inflate the blob to find its extent ran off the loop;
-    # after: on it.
-    assert [t is threading.main_thread() for t in repo.blob_threads] == [False, True]
+    main = threading.main_thread()
+    # First: the engine call that may inflate the blob to find its extent ran off the loop,
+    # told not to build the order, and a prepare was started (in a thread, not on the loop);
+    # once it had built the orders: on the loop.
+    assert [(t is main, build) for t, build in repo.blob_calls] == [(False, False), (True, True)]
+    assert len(repo.prepare_threads) == 1 and repo.prepare_threads[0] is not main
 
 
 @pytest.mark.anyio

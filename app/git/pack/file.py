@@ -10,7 +10,8 @@ Rules:
    still finish a response (Linux keeps unlinked mappings valid).
 3. Pack order (for entry extents) comes from the ``.rev`` if it loads (checked when the pack
    is opened: header, size and pack checksum, O(1)), else it is built once in memory under a
-   lock and then shared (git:pack-revindex.c ``load_pack_revindex``).
+   lock and then shared (git:pack-revindex.c ``load_pack_revindex``). A build that fails
+   (a corrupt idx) is not retried: its error is raised again to every caller, at no cost.
 4. An entry's extent (where its zlib stream ends) is the next entry's offset in pack order
    (git:pack-revindex.c ``pack_pos_to_offset``; gitformat-pack: entries are contiguous).
    While the order is not there yet and the caller must not wait for it to be built (time
@@ -91,6 +92,7 @@ class PackFile:
             with contextlib.suppress(CorruptIndex):
                 self._order = RevIndex(rev, index, self.data_end, name + ".rev")
         self._order_lock = threading.Lock()
+        self._order_error: CorruptIndex | None = None
 
     @classmethod
     def from_bytes(
@@ -143,8 +145,19 @@ class PackFile:
             return order
         with self._order_lock:
             if self._order is None:
-                self._order = SortedOffsets(self.index, self.data_end)
+                if self._order_error is not None:
+                    raise self._order_error
+                try:
+                    self._order = SortedOffsets(self.index, self.data_end)
+                except CorruptIndex as exc:
+                    self._order_error = exc
+                    raise
             return self._order
+
+    @property
+    def order_pending(self) -> bool:
+        """True while the pack order is neither loaded nor built (nor failed to build)."""
+        return self._order is None and self._order_error is None
 
     def prepare_order(self) -> None:
         """Build the pack order now (it is otherwise built on first use)."""
