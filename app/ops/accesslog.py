@@ -9,8 +9,8 @@ Rules:
 3. The client address is ``scope["client"]``, which uvicorn has already replaced by the
    ``X-Forwarded-For`` address when the peer is in ``forwarded_allow_ips``.
 4. A line is formatted straight from the ASGI scope, with no intermediate record: this
-   runs for every response (2.1 µs with a named tuple in between, 1.2 µs without,
-   measured).
+   runs for every response (a text line: 2.9 µs with a named tuple in between, 1.9 µs
+   without, measured on the benchmark machine).
 """
 
 from __future__ import annotations
