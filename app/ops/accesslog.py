@@ -8,9 +8,12 @@ Rules:
    still shows a request within a second.
 3. The client address is ``scope["client"]``, which uvicorn has already replaced by the
    ``X-Forwarded-For`` address when the peer is in ``forwarded_allow_ips``.
-4. A line is formatted straight from the ASGI scope, with no intermediate record: this
-   runs for every response (a text line: 2.9 µs with a named tuple in between, 1.9 µs
-   without, measured on the benchmark machine).
+4. The request path only notes what a line needs (the ASGI scope, status, bytes, duration,
+   representation, the second it ended); lines are formatted when written, a batch at a
+   time, straight from the scope. Formatting in one loop is cheaper than the same work
+   spread over the requests, interleaved with the server's own code (measured on the
+   benchmark machine: the access log cost 3.8 µs a small-file request formatted per
+   request, 3.2 µs batched; small files +3% req/s, A/B over 4 rounds).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ FLUSH_DELAY = 1.0
 
 
 Scope = dict[str, Any]
+# A finished request waiting for its line: scope, status, bytes, seconds, coding, when.
+_Pending = tuple[Scope, int, int, float, str, int]
 
 
 def _fields(scope: Scope) -> tuple[str, str, str, str, str]:
@@ -74,14 +79,13 @@ class AccessLog:
             raise ValueError(f"access log format {fmt!r}")
         self._format = self._json if fmt == "json" else self._text
         self._stream = stream
-        self._pending: list[str] = []
+        self._pending: list[_Pending] = []
         self._second = -1
         self._stamps = ("", "")
         atexit.register(self.flush)
 
-    def _timestamps(self) -> tuple[str, str]:
+    def _timestamps(self, now: int) -> tuple[str, str]:
         # Formatting a time is the costliest part of a line: do it once per second.
-        now = int(time.time())
         if now != self._second:
             tm = time.gmtime(now)
             self._stamps = (
@@ -91,8 +95,10 @@ class AccessLog:
             self._second = now
         return self._stamps
 
-    def _text(self, scope: Scope, status: int, sent: int, seconds: float, rep: str) -> str:
-        clf, _ = self._timestamps()
+    def _text(
+        self, scope: Scope, status: int, sent: int, seconds: float, rep: str, now: int
+    ) -> str:
+        clf, _ = self._timestamps(now)
         client, target, host, referer, agent = _fields(scope)
         if not _clean(target + referer + agent + host):
             # Rare: some client text needs escaping (one check for the usual clean line).
@@ -103,8 +109,10 @@ class AccessLog:
             f'"{referer or "-"}" "{agent or "-"}" {seconds:.6f} {rep} {host or "-"}'
         )
 
-    def _json(self, scope: Scope, status: int, sent: int, seconds: float, rep: str) -> str:
-        _, iso = self._timestamps()
+    def _json(
+        self, scope: Scope, status: int, sent: int, seconds: float, rep: str, now: int
+    ) -> str:
+        _, iso = self._timestamps(now)
         client, target, host, referer, agent = _fields(scope)
         return json.dumps(
             {
@@ -119,7 +127,7 @@ class AccessLog:
     def request(self, scope: Scope, status: int, sent: int, seconds: float, rep: str) -> None:
         """Log the response to the request in ``scope``: its status, body bytes, duration
         and representation (buffered; see the module rules)."""
-        self._pending.append(self._format(scope, status, sent, seconds, rep))
+        self._pending.append((scope, status, sent, seconds, rep, int(time.time())))
         if len(self._pending) >= MAX_PENDING:
             self.flush()
         elif len(self._pending) == 1:
@@ -132,7 +140,8 @@ class AccessLog:
         """Write every pending line now."""
         if not self._pending:
             return
-        text = "\n".join(self._pending) + "\n"
+        fmt = self._format
+        text = "\n".join([fmt(*pending) for pending in self._pending]) + "\n"
         self._pending.clear()
         stream = self._stream or sys.stdout
         stream.write(text)
