@@ -4,8 +4,10 @@ Rules:
 1. Lines go to stdout (the container way: the platform collects and redirects it).
 2. Cheap per request: no ``logging`` record, no syscall per line. Lines are buffered and
    written together when ``MAX_PENDING`` are waiting, ``FLUSH_DELAY`` seconds after the
-   first of them (a timer on the running event loop), and at exit — so a quiet server
-   still shows a request within a second.
+   first of them (a timer on the running event loop), when the server's lifespan shuts
+   down (``app.ops.observe``: uvicorn then dies of the SIGTERM it re-raises, so ``atexit``
+   does not run), and at exit for everything else — so a quiet server still shows a
+   request within a second, and a stopping one loses none.
 3. The client address is ``scope["client"]``, which uvicorn has already replaced by the
    ``X-Forwarded-For`` address when the peer is in ``forwarded_allow_ips``.
 4. The request path only notes what a line needs (the ASGI scope, status, bytes, duration,

@@ -2,7 +2,10 @@
 
 Rules: it never changes a message; it reads the status and ``Content-Encoding`` from
 ``http.response.start`` and counts body bytes, then hands one summary to the metrics and
-the access log. A response the app never started (an exception) counts as 500.
+the access log. A response the app never started (an exception) counts as 500. The access
+log's pending lines are written when the app reports its lifespan shutdown: uvicorn
+finishes in-flight responses before that, and afterwards re-raises the SIGTERM it caught,
+so the process dies of it and ``atexit`` handlers never run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ class ObserveRequests:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """ASGI entry: pass everything through; watch HTTP responses on the way out."""
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.access_log is not None:
+                send = _flushing_at_shutdown(send, self.access_log)
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
@@ -67,3 +72,13 @@ class ObserveRequests:
             if self.access_log is not None:
                 self.access_log.request(scope, status, sent, seconds, representation)
 
+
+def _flushing_at_shutdown(send: Any, log: AccessLog) -> Any:
+    """``send`` for the lifespan: writes the log's pending lines as shutdown ends."""
+
+    async def flushing(message: Message) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            log.flush()
+        await send(message)
+
+    return flushing

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
@@ -29,8 +30,11 @@ class Running:
 
 
 @contextmanager
-def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[Running]:
+def running(
+    argv: Sequence[str], env: Mapping[str, str], port: int, stdout: IO[bytes] | None = None
+) -> Iterator[Running]:
     """Start ``argv`` (a packserve command line), wait for /-/healthz, stop it with SIGTERM.
+    The process's standard output goes to ``stdout`` (default: discarded).
 
     On leaving, asserts the process shut down on its own: uvicorn finishes in-flight
     responses, logs "Finished server process", then re-raises the SIGTERM it caught, so the
@@ -38,7 +42,7 @@ def running(argv: Sequence[str], env: Mapping[str, str], port: int) -> Iterator[
     """
     proc = subprocess.Popen(
         list(argv), env={**os.environ, **env}, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if stdout is None else stdout, stderr=subprocess.PIPE,
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:

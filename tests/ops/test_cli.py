@@ -116,3 +116,21 @@ def test_sigterm_lets_an_in_flight_download_finish(site_repos: SiteRepos, tmp_pa
             received += chunk
         head, _, body = received.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and body == expected
+
+
+def test_the_access_log_keeps_its_last_lines_when_the_server_stops(
+    site_repos: SiteRepos, tmp_path: Path
+) -> None:
+    # Lines are written in batches at most a second apart; requests answered just before a
+    # SIGTERM must still be logged, though uvicorn ends the process with that signal.
+    port = free_port()
+    argv = [*PACKSERVE, "serve", str(site_repos.gc), "--port", str(port),
+            "--cache-dir", str(tmp_path / "cache"), "--access-log", "text"]
+    stdout = tmp_path / "stdout.log"
+    with stdout.open("wb") as out, running(argv, {}, port, stdout=out) as server:
+        for n in range(3):
+            assert server.client.get(f"/main/README.md?n={n}").status_code == 200
+    logged = [line for line in stdout.read_text().splitlines() if "/main/README.md?n=" in line]
+    assert [line.split('"')[1] for line in logged] == [
+        f"GET /main/README.md?n={n} HTTP/1.1" for n in range(3)
+    ]
