@@ -1,6 +1,7 @@
 """Entry extents found by inflating one entry (``stream_length``, ``PackFile.inflated_end``)
 agree with the pack order on git-built packs, stay bounded on bad streams, and are what
-``stored_stream`` uses while ``prepare`` builds the order in another thread."""
+``stored_stream(build_order=False)`` uses while a pack has no order (a server while
+``prepare`` builds it in another thread)."""
 
 from __future__ import annotations
 
